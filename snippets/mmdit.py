@@ -1,0 +1,251 @@
+r"""MMDiT, the dual-stream transformer of Stable Diffusion 3 (Esser et al., 2024), at toy size.
+
+One MMDiT block holds **two sets of weights**, one per modality (image tokens and text tokens):
+their own adaLN-Zero modulation, Q/K/V projection, output projection and MLP. The only thing
+the modalities share is **one attention operation** over the concatenated sequence
+``[text; image]``: every text token can attend to every image token and back ("shared
+listening, separate thinking").
+
+Conditioning follows SD3: the text reaches the image twice, per token through joint attention
+and globally through a pooled text vector that is added to the timestep embedding and drives
+adaLN-Zero in every block.
+
+What this toy version simplifies, compared with diffusers' ``SD3Transformer2DModel`` /
+``JointTransformerBlock``:
+
+- the "text encoder" is a learned embedding table plus learned positions (SD3 runs two CLIPs and
+  T5-XXL and projects their features with ``context_embedder``); the pooled vector is the mean of
+  the token embeddings (SD3 uses CLIP's pooled outputs);
+- every block updates the text stream (SD3's last block is ``context_pre_only``: it stops after
+  the text tokens' attention projections, since nothing reads them afterwards);
+- no QK-normalisation (SD3.5 adds it) and no second image-only attention (SD3.5's
+  ``use_dual_attention``).
+
+Token order: this module concatenates ``[text; image]`` (as the SD3 reference code and Flux do);
+diffusers' ``JointAttnProcessor2_0`` concatenates ``[image; text]``. Attention is
+permutation-equivariant and positions are added before, so both orders give the same outputs
+(the tests check it against diffusers with copied weights).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from einops import rearrange
+
+from snippets.dit import FinalLayer, Mlp, TimestepEmbedder, modulate
+from snippets.patchify import PatchEmbed, unpatchify
+
+__all__ = ["joint_attention", "JointAttention", "MMDiTBlock", "MMDiT"]
+
+
+def joint_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, return_attention: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Plain scaled dot-product attention, optionally returning the probabilities.
+
+    Args:
+        q: ``[B, H, L, d]`` queries; ``k``, ``v`` likewise.
+        return_attention: Also return ``softmax(q k^T / sqrt(d))``, ``[B, H, L, L]``
+            (computed explicitly; otherwise PyTorch's fused kernel is used).
+
+    Returns:
+        ``(out [B, H, L, d], probs or None)``.
+
+    Examples:
+        >>> q = k = v = torch.randn(1, 2, 5, 8)
+        >>> out, p = joint_attention(q, k, v, return_attention=True)
+        >>> out.shape, p.shape, torch.allclose(p.sum(-1), torch.ones(1, 2, 5))
+        (torch.Size([1, 2, 5, 8]), torch.Size([1, 2, 5, 5]), True)
+    """
+    if not return_attention:
+        return nn.functional.scaled_dot_product_attention(q, k, v), None
+    probs = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
+    return probs @ v, probs
+
+
+class JointAttention(nn.Module):
+    """Modality-specific Q/K/V and output projections around ONE attention over both streams.
+
+    Args:
+        hidden_size: Token width ``D`` of both streams.
+        num_heads: Attention heads.
+
+    Examples:
+        >>> attn = JointAttention(32, num_heads=4)
+        >>> img, txt = torch.randn(2, 16, 32), torch.randn(2, 4, 32)
+        >>> img_out, txt_out, probs = attn(img, txt, return_attention=True)
+        >>> img_out.shape, txt_out.shape, probs.shape   # 4 text + 16 image = 20 tokens
+        (torch.Size([2, 16, 32]), torch.Size([2, 4, 32]), torch.Size([2, 4, 20, 20]))
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int):
+        super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.img_qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.txt_qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.img_proj = nn.Linear(hidden_size, hidden_size)
+        self.txt_proj = nn.Linear(hidden_size, hidden_size)
+
+    def forward(
+        self, img: torch.Tensor, txt: torch.Tensor, return_attention: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``img [B, N, D]``, ``txt [B, T, D]`` -> ``(img [B, N, D], txt [B, T, D], probs)``.
+
+        ``probs`` is ``[B, heads, T + N, T + N]`` (text rows/columns first) or None.
+        """
+        n_txt = txt.shape[1]
+        split = "b l (three h d) -> three b h l d"
+        q_i, k_i, v_i = rearrange(self.img_qkv(img), split, three=3, h=self.num_heads)
+        q_t, k_t, v_t = rearrange(self.txt_qkv(txt), split, three=3, h=self.num_heads)
+        q, k, v = (torch.cat(pair, dim=2) for pair in ((q_t, q_i), (k_t, k_i), (v_t, v_i)))  # [B, H, T+N, d]
+        out, probs = joint_attention(q, k, v, return_attention)
+        out = rearrange(out, "b h l d -> b l (h d)")
+        txt_out, img_out = out[:, :n_txt], out[:, n_txt:]
+        return self.img_proj(img_out), self.txt_proj(txt_out), probs
+
+
+class MMDiTBlock(nn.Module):
+    """An MMDiT (SD3) joint block: a DiT block per modality whose attentions are merged into one.
+
+    Each stream has its own adaLN-Zero modulation (six vectors from ``c``), layer norms, Q/K/V,
+    output projection and MLP; the modulation layers start at zero, so a fresh block returns both
+    streams unchanged, as a fresh [`DiTBlock`][snippets.dit.DiTBlock] does.
+
+    Args:
+        hidden_size: Token width ``D``.
+        num_heads: Attention heads.
+        mlp_ratio: MLP inner width as a multiple of ``D``.
+
+    Examples:
+        >>> block = MMDiTBlock(32, num_heads=4)
+        >>> img, txt, c = torch.randn(2, 16, 32), torch.randn(2, 4, 32), torch.randn(2, 32)
+        >>> img_out, txt_out = block(img, txt, c)
+        >>> torch.equal(img_out, img), torch.equal(txt_out, txt)   # adaLN-Zero: identity at init
+        (True, True)
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.attn = JointAttention(hidden_size, num_heads)
+        for stream in ("img", "txt"):
+            modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size))
+            nn.init.zeros_(modulation[-1].weight)
+            nn.init.zeros_(modulation[-1].bias)
+            setattr(self, f"{stream}_mod", modulation)
+            setattr(self, f"{stream}_norm1", nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6))
+            setattr(self, f"{stream}_norm2", nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6))
+            setattr(self, f"{stream}_mlp", Mlp(hidden_size, mlp_ratio))
+
+    def forward(
+        self, img: torch.Tensor, txt: torch.Tensor, c: torch.Tensor, return_attention: bool = False
+    ):
+        """``img [B, N, D]``, ``txt [B, T, D]``, ``c [B, D]`` -> ``(img, txt)`` (``+ probs``)."""
+        i_shift1, i_scale1, i_gate1, i_shift2, i_scale2, i_gate2 = self.img_mod(c).chunk(6, dim=1)
+        t_shift1, t_scale1, t_gate1, t_shift2, t_scale2, t_gate2 = self.txt_mod(c).chunk(6, dim=1)
+        img_attn, txt_attn, probs = self.attn(
+            modulate(self.img_norm1(img), i_shift1, i_scale1),
+            modulate(self.txt_norm1(txt), t_shift1, t_scale1),
+            return_attention,
+        )
+        img = img + i_gate1.unsqueeze(1) * img_attn
+        txt = txt + t_gate1.unsqueeze(1) * txt_attn
+        img = img + i_gate2.unsqueeze(1) * self.img_mlp(modulate(self.img_norm2(img), i_shift2, i_scale2))
+        txt = txt + t_gate2.unsqueeze(1) * self.txt_mlp(modulate(self.txt_norm2(txt), t_shift2, t_scale2))
+        return (img, txt, probs) if return_attention else (img, txt)
+
+
+class MMDiT(nn.Module):
+    """A text-conditioned MMDiT: patchified image tokens and prompt tokens through joint blocks.
+
+    ``c = embed(t) + MLP(mean of the prompt's token embeddings)`` drives adaLN-Zero (SD3's global
+    path); the prompt tokens themselves join the image tokens in every block's attention (SD3's
+    per-token path). Only the image tokens are decoded into the output.
+
+    Args:
+        input_size: Image side.
+        patch_size: Patch side ``p``.
+        in_channels: Image channels.
+        hidden_size: Token width ``D`` (both streams).
+        depth: Number of joint blocks.
+        num_heads: Attention heads.
+        vocab_size: Size of the tokenizer's vocabulary.
+        max_text_len: Prompt length in tokens (the tokenizer pads to it).
+        mlp_ratio: MLP inner width as a multiple of ``D``.
+
+    Examples:
+        >>> model = MMDiT(input_size=8, patch_size=2, in_channels=1, hidden_size=32, depth=2,
+        ...               num_heads=4, vocab_size=19, max_text_len=4)
+        >>> x, t, ids = torch.randn(3, 1, 8, 8), torch.rand(3), torch.randint(0, 19, (3, 4))
+        >>> model(x, t, ids).shape
+        torch.Size([3, 1, 8, 8])
+        >>> _, probs = model(x, t, ids, return_attention=True)
+        >>> len(probs), probs[0].shape                     # per block: [B, heads, 4 + 16, 4 + 16]
+        (2, torch.Size([3, 4, 20, 20]))
+    """
+
+    def __init__(
+        self,
+        input_size: int = 8,
+        patch_size: int = 2,
+        in_channels: int = 1,
+        hidden_size: int = 64,
+        depth: int = 4,
+        num_heads: int = 4,
+        vocab_size: int = 19,
+        max_text_len: int = 4,
+        mlp_ratio: float = 4.0,
+    ):
+        super().__init__()
+        self.in_channels, self.patch_size = in_channels, patch_size
+        self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
+        self.t_embedder = TimestepEmbedder(hidden_size)
+        self.token_embedding = nn.Embedding(vocab_size, hidden_size)
+        self.text_pos = nn.Parameter(torch.zeros(1, max_text_len, hidden_size))
+        self.pooled_embedder = nn.Sequential(  # SD3: PixArtAlphaTextProjection (linear, SiLU, linear)
+            nn.Linear(hidden_size, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
+        )
+        self.blocks = nn.ModuleList([MMDiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
+        self.final_layer = FinalLayer(hidden_size, patch_size, in_channels)
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """DiT's recipe: Xavier-uniform linears, N(0, 0.02) embeddings, adaLN and output at zero."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        proj = self.x_embedder.proj
+        nn.init.xavier_uniform_(proj.weight.view(proj.weight.shape[0], -1))
+        nn.init.zeros_(proj.bias)
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+        nn.init.normal_(self.text_pos, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        zero = [m for b in self.blocks for m in (b.img_mod[-1], b.txt_mod[-1])]
+        zero += [self.final_layer.adaLN_modulation[-1], self.final_layer.linear]
+        for layer in zero:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, return_attention: bool = False):
+        """``x [B, C, H, W]``, ``t [B]`` in ``[0, 1]``, ``ids [B, T]`` -> velocity ``[B, C, H, W]``.
+
+        With ``return_attention`` also returns the list of every block's ``[B, heads, T+N, T+N]``
+        attention probabilities (text first).
+        """
+        height, width = x.shape[-2:]
+        img = self.x_embedder(x)  # [B, N, D]
+        txt = self.token_embedding(ids) + self.text_pos  # [B, T, D]
+        c = self.t_embedder(t * 1000) + self.pooled_embedder(txt.mean(dim=1))  # [B, D]
+        maps = []
+        for block in self.blocks:
+            if return_attention:
+                img, txt, probs = block(img, txt, c, return_attention=True)
+                maps.append(probs)
+            else:
+                img, txt = block(img, txt, c)
+        out = unpatchify(self.final_layer(img, c), self.patch_size, self.in_channels, height, width)
+        return (out, maps) if return_attention else out

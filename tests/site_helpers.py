@@ -1,0 +1,29 @@
+"""Helpers shared by the site tests (importable from test modules and tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mkdocs_build(config_file: Path, site_dir: Path, *, env: dict | None = None):
+    """Run ``mkdocs build --strict`` in a subprocess and return the CompletedProcess.
+
+    A subprocess (not mkdocs' Python API) so that the build sees exactly what the CLI sees:
+    plugin loading, hooks, logging, and ``--strict`` counting every warning.
+    """
+    full_env = dict(os.environ, NO_MKDOCS_2_WARNING="1", **(env or {}))
+    return subprocess.run(
+        [
+            sys.executable, "-m", "mkdocs", "build", "--strict",
+            "--config-file", str(config_file), "--site-dir", str(site_dir),
+        ],
+        cwd=config_file.parent,
+        env=full_env,
+        capture_output=True,
+        text=True,
+    )

@@ -1,0 +1,250 @@
+"""Browser smoke test: every page of the built site, opened in headless Chromium.
+
+The site is built once (``built_site`` in tests/conftest.py), served from 127.0.0.1 on a free
+port, and each page is opened with Debian's ``/usr/bin/chromium`` driven by Python playwright
+(``playwright install`` is never used). A page fails on: a console error, an uncaught page
+error, a failed request or an HTTP status >= 400, any request to another origin, math that
+KaTeX did not render, an image without alt text, or horizontal overflow at 390 px.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Folders under docs/ that hold no pages (mkdocs.yml: exclude_docs, theme custom_dir, assets).
+NOT_PAGES = ("assets/", "generated/", "includes/", "overrides/")
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def page_paths() -> list[str]:
+    """URL paths (relative to the site root) of every page, from the sources in docs/.
+
+    Computed from the sources so that pytest can parametrize before the site is built;
+    ``test_every_built_page_is_checked`` holds this list to the built site.
+    """
+    paths = []
+    for source in sorted(DOCS.rglob("*")):
+        relative = source.relative_to(DOCS).as_posix()
+        if source.suffix not in (".md", ".ipynb") or relative.startswith(NOT_PAGES):
+            continue
+        if ".ipynb_checkpoints" in relative:
+            continue
+        stem = relative.rsplit(".", 1)[0]
+        if stem == "index":
+            paths.append("")
+        elif stem.endswith("/index"):
+            paths.append(stem[: -len("index")])
+        else:
+            paths.append(stem + "/")
+    return paths
+
+
+def page_id(path: str) -> str:
+    return path.rstrip("/") or "home"
+
+
+PAGES = page_paths()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found. The browser tests need Debian's chromium: "
+            "`sudo apt-get install -y chromium` (.ci/run installs it). "
+            "Do not use `playwright install`.",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+def same_origin(url: str, base: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    return (parts.scheme, parts.netloc) == urlsplit(base)[:2]
+
+
+class PageVisit:
+    """One page opened in a fresh browser context, with every problem it produced."""
+
+    def __init__(self, browser, base: str, path: str, viewport: dict) -> None:
+        self.context = browser.new_context(viewport=viewport, service_workers="block")
+        # Nothing may leave the origin; abort it too, so a slip never reaches the network.
+        self.context.route(lambda url: not same_origin(url, base), lambda route: route.abort())
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.page.on("requestfailed", self._on_request_failed)
+        self.page.on("response", self._on_response)
+        self.page.on("request", lambda request: self._on_request(request, base))
+        self.page.goto(base + path, wait_until="networkidle")
+        # KaTeX fonts are requested when glyphs are laid out; wait for them too.
+        self.page.evaluate("document.fonts.ready.then(() => true)")
+        self.page.wait_for_load_state("networkidle")
+
+    def _on_console(self, message) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    def _on_request_failed(self, request) -> None:
+        self.problems.append(f"request failed: {request.url} ({request.failure})")
+
+    def _on_response(self, response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def _on_request(self, request, base: str) -> None:
+        if not same_origin(request.url, base):
+            self.problems.append(f"request to another origin: {request.url}")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, site_url):
+    opened = []
+
+    def open_page(path: str, viewport: dict = DESKTOP) -> PageVisit:
+        page_visit = PageVisit(browser, site_url, path, viewport)
+        opened.append(page_visit)
+        return page_visit
+
+    yield open_page
+    for page_visit in opened:
+        page_visit.close()
+
+
+UNRENDERED_MATH = """
+() => [...document.querySelectorAll('.arithmatex')]
+    .filter((element) => !element.querySelector('.katex'))
+    .map((element) => element.textContent.trim().slice(0, 80))
+"""
+
+IMAGES_WITHOUT_ALT = """
+() => [...document.images]
+    .filter((image) => !(image.getAttribute('alt') || '').trim())
+    .map((image) => (image.getAttribute('src') || '').slice(0, 120))
+"""
+
+# The page may not scroll sideways. Content that is wider than the screen is fine when it
+# scrolls inside its own container (Material wraps tables and code blocks in one), because
+# then it does not widen the document. On failure, name the elements that stick out.
+HORIZONTAL_OVERFLOW = """
+() => {
+  const limit = window.innerWidth + 1;
+  const width = document.scrollingElement.scrollWidth;
+  if (width <= limit) return [];
+  const clipped = (element) => {
+    for (let p = element.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (/(auto|scroll|hidden|clip)/.test(getComputedStyle(p).overflowX)) return true;
+    }
+    return false;
+  };
+  const describe = (element) =>
+    element.tagName.toLowerCase() +
+    (element.id ? '#' + element.id : '') +
+    [...element.classList].map((c) => '.' + c).join('');
+  const culprits = [...document.body.querySelectorAll('*')]
+    .filter((element) => element.getBoundingClientRect().right > limit && !clipped(element))
+    .slice(0, 10)
+    .map((element) => describe(element) + ' (right edge ' +
+         Math.round(element.getBoundingClientRect().right) + ' px)');
+  return ['document is ' + width + ' px wide at ' + window.innerWidth + ' px', ...culprits];
+}
+"""
+
+
+def report(path: str, problems: list[str]) -> str:
+    return f"page /{path}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("path", PAGES, ids=page_id)
+def test_page_loads_cleanly(visit, path):
+    """No console error, no failed request, nothing from another origin, math rendered."""
+    page_visit = visit(path)
+    problems = list(dict.fromkeys(page_visit.problems))
+    problems += [f"math not rendered by KaTeX: {tex}" for tex in page_visit.page.evaluate(UNRENDERED_MATH)]
+    problems += [f"image without alt text: {src}" for src in page_visit.page.evaluate(IMAGES_WITHOUT_ALT)]
+    assert not problems, report(path, problems)
+
+
+@pytest.mark.parametrize("path", PAGES, ids=page_id)
+def test_no_horizontal_overflow_on_a_phone(visit, path):
+    page_visit = visit(path, viewport=PHONE)
+    overflow = page_visit.page.evaluate(HORIZONTAL_OVERFLOW)
+    assert not overflow, report(path, ["horizontal overflow at 390 px:", *overflow])
+    assert not page_visit.problems, report(path, page_visit.problems)
+
+
+def test_every_built_page_is_checked(built_site):
+    built = sorted(
+        "" if index.parent == built_site else index.parent.relative_to(built_site).as_posix() + "/"
+        for index in built_site.rglob("index.html")
+    )
+    built = [path for path in built if path != "search/"]
+    assert sorted(PAGES) == built, (
+        "the pages the browser tests parametrize over (from docs/) differ from the built site's "
+        f"pages; only in docs/: {sorted(set(PAGES) - set(built))}, "
+        f"only in the site: {sorted(set(built) - set(PAGES))}"
+    )
+
+
+def test_math_renders_after_instant_navigation(visit, built_site, site_url):
+    """Material's instant navigation swaps content without reloading: KaTeX must still run."""
+    sitemap = (built_site / "sitemap.xml").read_text(encoding="utf-8")
+    assert f"<loc>{site_url}" in sitemap, (
+        f"the site was built for another site_url than {site_url} (see sitemap.xml), so Material "
+        "will not navigate instantly; build it with SNIPPETS_SITE_URL set to the served address"
+    )
+    math_pages = [
+        path for path in PAGES
+        if 'class="arithmatex"' in (built_site / path / "index.html").read_text(encoding="utf-8")
+    ]
+    assert math_pages, "no page of the site contains math; this test needs one"
+    target = math_pages[-1]
+    start = next(path for path in PAGES if path != target)
+    page_visit = visit(start)
+    page = page_visit.page
+    page.evaluate("window.__no_reload_marker = true")
+    target_url = urlsplit(page.url)._replace(path="/" + target, query="", fragment="").geturl()
+    link = page.evaluate_handle(
+        """(target) => [...document.querySelectorAll('a[href]')]
+              .find((a) => a.href === target && a.offsetParent !== null) || null""",
+        target_url,
+    ).as_element()
+    assert link is not None, f"page /{start} has no visible link to /{target}"
+    link.click()
+    page.wait_for_url(target_url)
+    page.wait_for_function("document.querySelector('.arithmatex .katex') !== null", timeout=10_000)
+    assert page.evaluate("window.__no_reload_marker === true"), (
+        f"clicking /{target} from /{start} reloaded the page: instant navigation is off"
+    )
+    unrendered = page.evaluate(UNRENDERED_MATH)
+    assert not unrendered, report(target, [f"math not rendered after navigation: {tex}" for tex in unrendered])
+    assert not page_visit.problems, report(target, page_visit.problems)

@@ -1,0 +1,216 @@
+"""The tiny digit generators: blocks, training smoke tests, determinism, sampling (snippets.studies)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from snippets.mmdit import MMDiT, MMDiTBlock
+from snippets.single_stream import SingleStreamBlock, SingleStreamDiT
+from snippets.studies import (
+    KINDS,
+    TRAIN_PARAMS,
+    Conditioner,
+    GeneratorConfig,
+    build_generator,
+    load_trained,
+    parameter_groups,
+    sample_digits,
+    save_trained,
+    train_generator,
+)
+
+TINY = dict(hidden_size=32, depth=2, num_heads=4, batch_size=16)
+
+
+def _randomize(module: nn.Module, seed: int = 0) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(0.2 * torch.randn(p.shape, generator=g))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_smoke_training_shapes(kind):
+    trained = train_generator(GeneratorConfig(kind, steps=12, **TINY))
+    assert len(trained.losses) == 2 and all(torch.isfinite(torch.tensor(trained.losses)))
+    assert trained.parameters == sum(p.numel() for p in trained.model.parameters())
+    x = sample_digits(trained.model, kind, torch.arange(10), steps=2, guidance_scale=2.0)
+    assert x.shape == (10, 1, 8, 8) and torch.isfinite(x).all()
+    # training moved the weights away from the (zero-initialised) output layer
+    assert any(p.abs().sum() > 0 for n, p in trained.model.named_parameters() if "final_layer" in n)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_seeded_training_is_bit_identical(kind):
+    a = train_generator(GeneratorConfig(kind, steps=6, **TINY)).model.state_dict()
+    b = train_generator(GeneratorConfig(kind, steps=6, **TINY)).model.state_dict()
+    c = train_generator(GeneratorConfig(kind, steps=6, seed=1, **TINY)).model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_training_does_not_touch_the_global_rng():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_generator(GeneratorConfig("dit", steps=3, **TINY))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_gpu_profile_shapes_on_cpu():
+    """The GPU profile's 16x16 path, shrunk to a few steps of a tiny model so it runs here."""
+    params = {**TRAIN_PARAMS["dit"]["gpu"], **TINY, "steps": 2}
+    assert params["size"] == 16
+    for kind in KINDS:
+        trained = train_generator(GeneratorConfig(kind, **params))
+        x = sample_digits(trained.model, kind, torch.arange(3), steps=2, size=16)
+        assert x.shape == (3, 1, 16, 16)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    trained = train_generator(GeneratorConfig("mmdit", steps=3, **TINY))
+    save_trained(trained, tmp_path)
+    model, info = load_trained(tmp_path)
+    assert info["parameters"] == trained.parameters
+    noise = torch.randn(4, 1, 8, 8)
+    a = sample_digits(trained.model, "mmdit", torch.arange(4), 3, noise=noise)
+    b = sample_digits(model, "mmdit", torch.arange(4), 3, noise=noise)
+    assert torch.equal(a, b)
+
+
+def test_conditioner_prompts_and_null():
+    text = Conditioner("single-stream")
+    ids = text(torch.tensor([1, 8]))
+    assert [text.tokenizer.decode(r) for r in ids] == ["a handwritten one", "a handwritten eight"]
+    random_templates = text(torch.full((300,), 8), torch.Generator().manual_seed(0))
+    assert len({tuple(r) for r in random_templates.tolist()}) == 3  # all three templates drawn
+    assert (text.null == text.tokenizer.pad_id).all()
+    assert Conditioner("dit").null.item() == 10
+
+
+def test_mmdit_block_is_identity_at_init_and_streams_talk_after():
+    block = MMDiTBlock(32, num_heads=4)
+    img, txt, c = torch.randn(2, 16, 32), torch.randn(2, 4, 32), torch.randn(2, 32)
+    out_img, out_txt = block(img, txt, c)
+    assert torch.equal(out_img, img) and torch.equal(out_txt, txt)
+    _randomize(block)
+    base, _ = block(img, txt, c)
+    other_txt = txt.clone()
+    other_txt[:, 0] = torch.randn(2, 32)  # change one text token: every image token must notice
+    changed, _ = block(img, other_txt, c)
+    assert ((changed - base).abs().amax(dim=-1) > 0).all()
+
+
+def test_mmdit_block_matches_diffusers_joint_transformer_block():
+    from diffusers.models.attention import JointTransformerBlock
+
+    dim, heads = 48, 4
+    ours = MMDiTBlock(dim, heads)
+    _randomize(ours, seed=1)
+    theirs = JointTransformerBlock(dim, heads, dim // heads, context_pre_only=False)
+
+    def copy(dst: nn.Linear, weight, bias):
+        dst.weight.data.copy_(weight)
+        dst.bias.data.copy_(bias)
+
+    with torch.no_grad():
+        copy(theirs.norm1.linear, ours.img_mod[1].weight, ours.img_mod[1].bias)
+        copy(theirs.norm1_context.linear, ours.txt_mod[1].weight, ours.txt_mod[1].bias)
+        for prefix, qkv in (("to_", ours.attn.img_qkv), ("add_", ours.attn.txt_qkv)):
+            for name, w, b in zip("qkv", qkv.weight.chunk(3), qkv.bias.chunk(3)):
+                layer = getattr(theirs.attn, f"{prefix}{name}" if prefix == "to_" else f"add_{name}_proj")
+                copy(layer, w, b)
+        copy(theirs.attn.to_out[0], ours.attn.img_proj.weight, ours.attn.img_proj.bias)
+        copy(theirs.attn.to_add_out, ours.attn.txt_proj.weight, ours.attn.txt_proj.bias)
+        for ff, mlp in ((theirs.ff, ours.img_mlp), (theirs.ff_context, ours.txt_mlp)):
+            copy(ff.net[0].proj, mlp.fc1.weight, mlp.fc1.bias)
+            copy(ff.net[2], mlp.fc2.weight, mlp.fc2.bias)
+    n_ours = sum(p.numel() for p in ours.parameters())
+    assert n_ours == sum(p.numel() for p in theirs.parameters())
+
+    g = torch.Generator().manual_seed(2)
+    img, txt, c = (torch.randn(s, generator=g) for s in ((2, 16, dim), (2, 5, dim), (2, dim)))
+    out_img, out_txt = ours(img, txt, c)
+    ref_txt, ref_img = theirs(hidden_states=img, encoder_hidden_states=txt, temb=c)
+    assert (out_img - ref_img).abs().max().item() <= 1e-5
+    assert (out_txt - ref_txt).abs().max().item() <= 1e-5
+
+
+def test_attention_maps_are_distributions_over_text_and_image():
+    model = MMDiT(hidden_size=32, depth=2, num_heads=4)
+    _randomize(model)
+    out, maps = model(torch.randn(2, 1, 8, 8), torch.rand(2), torch.randint(0, 19, (2, 4)), return_attention=True)
+    plain = model(torch.randn(2, 1, 8, 8), torch.rand(2), torch.randint(0, 19, (2, 4)))
+    assert out.shape == plain.shape
+    assert len(maps) == 2 and maps[0].shape == (2, 4, 20, 20)
+    assert torch.allclose(maps[0].sum(-1), torch.ones(2, 4, 20), atol=1e-5)
+
+
+def test_explicit_attention_equals_fused_kernel():
+    model = SingleStreamDiT(hidden_size=32, depth=2, num_heads=4)
+    _randomize(model)
+    args = (torch.randn(2, 1, 8, 8), torch.rand(2), torch.randint(0, 19, (2, 4)))
+    with_maps, _ = model(*args, return_attention=True)
+    assert torch.allclose(with_maps, model(*args), atol=1e-5)
+
+
+def test_single_stream_shares_weights_across_modalities():
+    block = SingleStreamBlock(32, num_heads=4, modulation=True, adaln_dim=32)
+    x, c = torch.randn(2, 20, 32), torch.randn(2, 32)
+    assert torch.equal(block(x, c), x)  # tanh(0) gates: identity at initialisation
+    _randomize(block)
+    # the same weights act on every token: permuting the sequence permutes the output
+    perm = torch.randperm(20, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(block(x, c)[:, perm], block(x[:, perm], c), atol=1e-5)
+    model = SingleStreamDiT(hidden_size=32, depth=2, num_heads=4, n_refiner_layers=2)
+    groups = parameter_groups(model)
+    assert groups["image only"] == groups["text only"] + 2 * sum(
+        p.numel() for p in model.noise_refiner[0].adaLN_modulation.parameters()
+    )  # refiners are alike except the context refiner has no adaLN
+    mm = parameter_groups(MMDiT(hidden_size=32, depth=2, num_heads=4))
+    assert mm["shared by both"] == 0 and mm["image only"] == mm["text only"]
+
+
+def test_sampling_is_deterministic_and_seed_dependent():
+    model = build_generator(GeneratorConfig("dit", **TINY))
+    _randomize(model)
+    labels = torch.arange(10)
+    a = sample_digits(model, "dit", labels, 4, seed=3)
+    assert torch.equal(a, sample_digits(model, "dit", labels, 4, seed=3))
+    assert not torch.equal(a, sample_digits(model, "dit", labels, 4, seed=4))
+
+
+@pytest.mark.parametrize("modulation", [True, False])
+def test_single_stream_block_matches_diffusers_z_image_block(modulation):
+    from diffusers.models.transformers.transformer_z_image import ZImageTransformerBlock
+
+    dim, heads = 64, 4
+    adaln_dim = min(dim, 256)  # Z-Image's ADALN_EMBED_DIM bottleneck
+    ours = SingleStreamBlock(dim, heads, modulation=modulation, adaln_dim=adaln_dim)
+    _randomize(ours, seed=3)
+    theirs = ZImageTransformerBlock(0, dim, heads, heads, norm_eps=1e-5, qk_norm=True, modulation=modulation)
+    with torch.no_grad():
+        q, k, v = ours.attention.qkv.weight.chunk(3)
+        theirs.attention.to_q.weight.copy_(q)
+        theirs.attention.to_k.weight.copy_(k)
+        theirs.attention.to_v.weight.copy_(v)
+        theirs.attention.norm_q.weight.copy_(ours.attention.norm_q.weight)
+        theirs.attention.norm_k.weight.copy_(ours.attention.norm_k.weight)
+        theirs.attention.to_out[0].weight.copy_(ours.attention.proj.weight)
+        for name in ("w1", "w2", "w3"):
+            getattr(theirs.feed_forward, name).weight.copy_(getattr(ours.feed_forward, name).weight)
+        for name in ("attention_norm1", "attention_norm2", "ffn_norm1", "ffn_norm2"):
+            getattr(theirs, name).weight.copy_(getattr(ours, name).weight)
+        if modulation:
+            theirs.adaLN_modulation[0].weight.copy_(ours.adaLN_modulation.weight)
+            theirs.adaLN_modulation[0].bias.copy_(ours.adaLN_modulation.bias)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+
+    g = torch.Generator().manual_seed(4)
+    x, c = torch.randn(2, 20, dim, generator=g), torch.randn(2, adaln_dim, generator=g)
+    out = ours(x, c if modulation else None)
+    ref = theirs(x, attn_mask=None, freqs_cis=None, adaln_input=c if modulation else None)
+    assert (out - ref).abs().max().item() <= 1e-5

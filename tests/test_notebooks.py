@@ -1,0 +1,284 @@
+"""Notebooks: stored clean, executed under pytest, cached by the pipeline, rendered executed.
+
+* every ``docs/notebooks/*.ipynb`` has no outputs and no execution counts in the repository;
+* every one of them runs top to bottom in a fresh kernel (a failure names notebook and cell);
+* the pipeline executes notebooks into ``generated/notebooks/``, keyed on the notebook and the
+  ``snippets`` modules it imports;
+* ``mkdocs build`` renders the executed copy at the notebook's own URL, with a download link
+  and no MathJax from a CDN (a throwaway MkDocs project using this repo's hook and overrides).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path, PurePosixPath
+
+import nbformat
+import pytest
+import yaml
+
+from snippets import build
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+NOTEBOOKS = sorted((DOCS / "notebooks").glob("*.ipynb"))
+CELL_TIMEOUT = 600  # seconds per cell under pytest
+
+
+def write_notebook(path: Path, *cells: str) -> Path:
+    """A notebook whose cells are Markdown when they start with '#', else code."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(c) if c.startswith("#") else nbformat.v4.new_code_cell(c)
+        for c in cells
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def outputs_of(nb) -> str:
+    return "".join(
+        output.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+
+
+# --------------------------------------------------------------------------- the site's notebooks
+
+
+def test_stored_notebooks_have_no_outputs_or_execution_counts():
+    problems = []
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for number, cell in enumerate(nb.cells, start=1):
+            if cell.cell_type != "code":
+                continue
+            if cell.get("outputs"):
+                problems.append(f"{path.name}, cell {number}: has outputs")
+            if cell.get("execution_count") is not None:
+                problems.append(f"{path.name}, cell {number}: has an execution count")
+    assert not problems, "clear outputs before committing:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path):
+    device, profile = build.select_device()
+    try:
+        nb = build.execute_notebook(
+            path, timeout=CELL_TIMEOUT,
+            env={build.DEVICE_ENV: str(device), "SNIPPETS_PROFILE": profile},
+        )
+    except build.BuildError as error:
+        pytest.fail(str(error), pytrace=False)
+    assert any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), (
+        f"{path.name} produced no output at all"
+    )
+
+
+def test_notebooks_page_lists_exactly_the_notebooks():
+    page = (DOCS / "notebooks" / "index.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(([^)#\s]+\.ipynb)\)", page))
+    assert linked == {p.name for p in NOTEBOOKS}
+
+
+def _mkdocs_config() -> dict:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    return yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
+
+
+def _jupyter_options(config: dict) -> dict:
+    for plugin in config["plugins"]:
+        if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin:
+            return plugin["mkdocs-jupyter"]
+    raise AssertionError("mkdocs.yml has no mkdocs-jupyter plugin")
+
+
+def test_notebook_math_script_is_a_local_file():
+    options = _jupyter_options(_mkdocs_config())
+    url = options["custom_mathjax_url"]
+    assert "://" not in url and not url.startswith("//"), f"{url} would leave the site"
+    # Relative to a notebook page, docs/notebooks/<stem>/ with directory URLs.
+    target = PurePosixPath("notebooks/some-notebook") / url
+    resolved = Path(os.path.normpath(DOCS / target))
+    assert resolved.is_file(), f"custom_mathjax_url {url} points to missing {resolved}"
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def test_failing_cell_is_named(tmp_path):
+    path = write_notebook(tmp_path / "broken.ipynb", "# Title", "x = 1", "1 / 0")
+    with pytest.raises(build.BuildError, match=r"broken\.ipynb, cell 3 failed") as error:
+        build.execute_notebook(path, timeout=60)
+    assert "ZeroDivisionError" in str(error.value)
+
+
+def test_kernel_is_this_interpreter_whatever_kernelspecs_are_installed(tmp_path, monkeypatch):
+    # A python3 kernelspec that would fail if it were used.
+    bogus = tmp_path / "jupyter" / "kernels" / "python3"
+    bogus.mkdir(parents=True)
+    (bogus / "kernel.json").write_text(json.dumps({
+        "argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "bogus", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    path = write_notebook(
+        tmp_path / "where.ipynb",
+        "import os, sys\nprint(sys.executable)\nprint(os.getcwd())\nprint(os.environ['X_TEST'])",
+    )
+    nb = build.execute_notebook(path, timeout=60, env={"X_TEST": "passed"})
+    assert outputs_of(nb).splitlines() == [sys.executable, str(tmp_path), "passed"]
+
+
+def test_notebook_imports_are_found_in_code_cells(tmp_path):
+    path = write_notebook(
+        tmp_path / "imports.ipynb",
+        "# import snippets.not_code",
+        "%matplotlib inline\n!echo hi\nimport numpy as np\nfrom snippets import build",
+        "%%bash\nimport snippets.hidden",
+        "def f(:\n    pass\nimport snippets.build as b",  # does not parse: line fallback
+    )
+    found = build.notebook_imports(path, build.SourceIndex())
+    assert found == {"snippets", "snippets.build"}
+
+
+def test_notebook_key_follows_bytes_imported_modules_and_profile(tmp_path, monkeypatch):
+    package = f"nbt_{uuid.uuid4().hex[:8]}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / package / "used.py").write_text("A = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write_notebook(tmp_path / "nb" / "demo.ipynb", f"from {package} import used")
+    notebook = build.Notebook(path)
+
+    def key(profile="cpu"):
+        return build.cache_key(notebook, profile, {}, build.SourceIndex(["snippets", package]))[0]
+
+    first = key()
+    assert key() == first
+    assert key("gpu") != first
+    (tmp_path / package / "used.py").write_text("A = 2\n")
+    second = key()
+    assert second != first
+    write_notebook(path, f"from {package} import used", "# A new Markdown cell")
+    assert key() != second
+
+
+def test_pipeline_executes_caches_and_reexecutes_notebooks(tmp_path, caplog):
+    caplog.set_level("INFO", logger="snippets.build")
+    notebooks = tmp_path / "notebooks"
+    root = tmp_path / "generated"
+    source = write_notebook(notebooks / "demo.ipynb", "# Demo", "print('MARKER', 6 * 7)")
+
+    def run():
+        return build.build(root=root, notebooks=notebooks, modules=[], device="cpu")
+
+    assert build.executed_notebook(source, root) == (None, "it has not been executed yet")
+    assert run().executed == ["notebook-demo"]
+    executed = root / "notebooks" / "demo.ipynb"
+    assert outputs_of(nbformat.read(executed, as_version=4)) == "MARKER 42\n"
+    assert outputs_of(nbformat.read(source, as_version=4)) == ""  # the source stays clean
+    assert build.executed_notebook(source, root) == (executed, "")
+    entry = json.loads((root / "manifest.json").read_text())["artifacts"]["notebook-demo"]
+    assert entry["kind"] == "notebook" and entry["files"] == ["demo.ipynb"]
+    assert entry["path"] == "notebooks/demo.ipynb" and entry["profile"] == "cpu"
+
+    caplog.clear()
+    assert run().executed == []
+    assert "1 artifact up to date, nothing to execute" in caplog.messages
+
+    write_notebook(source, "# Demo", "print('MARKER', 6 * 8)")
+    assert build.executed_notebook(source, root) == (None, "its executed copy is out of date")
+    assert run().executed == ["notebook-demo"]
+    assert outputs_of(nbformat.read(executed, as_version=4)) == "MARKER 48\n"
+
+    source.unlink()  # a deleted notebook's executed copy goes too
+    assert run().executed == []
+    assert not executed.exists()
+    assert json.loads((root / "manifest.json").read_text())["artifacts"] == {}
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def mkdocs_project(tmp_path: Path) -> Path:
+    """A small MkDocs project with this repo's hook, theme overrides and notebook settings."""
+    real = _mkdocs_config()
+    options = _jupyter_options(real)
+    project = tmp_path / "project"
+    docs = project / "docs"
+    (docs / "notebooks").mkdir(parents=True)
+    (docs / "index.md").write_text("# Home\n\n[Notebook](notebooks/demo.ipynb)\n")
+    mathjax = Path(os.path.normpath(docs / "notebooks" / "demo" / options["custom_mathjax_url"]))
+    mathjax.parent.mkdir(parents=True, exist_ok=True)
+    mathjax.write_text("// stand-in\n")
+    write_notebook(
+        docs / "notebooks" / "demo.ipynb", "# Demo\n\nMath: $x^2$", "print('MARKER', 6 * 7)"
+    )
+    config = {
+        "site_name": "test",
+        "site_url": "https://example.org/sub/",
+        "strict": True,
+        "validation": real["validation"],
+        "exclude_docs": real["exclude_docs"],
+        "theme": {"name": "material", "font": False,
+                  "custom_dir": str(ROOT / real["theme"]["custom_dir"])},
+        "nav": ["index.md", "notebooks/demo.ipynb"],
+        "plugins": [{"mkdocs-jupyter": options}],
+        "hooks": [str(ROOT / h) for h in real["hooks"]],
+    }
+    (project / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return project
+
+
+def mkdocs_build(project: Path, **env: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict"],
+        cwd=project, capture_output=True, text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", build.MODULES_ENV: "",
+             build.DEVICE_ENV: "cpu", **env},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return output
+
+
+def test_mkdocs_renders_the_executed_notebook(tmp_path):
+    project = mkdocs_project(tmp_path)
+    site = project / "site"
+    cold = mkdocs_build(project)
+    assert "snippets.build: built notebook-demo" in cold
+
+    page = (site / "notebooks" / "demo" / "index.html").read_text(encoding="utf-8")
+    assert "MARKER 42" in page  # the output, only present in the executed copy
+    assert re.search(r'<a href="demo\.ipynb" download="demo\.ipynb"', page)
+    assert (site / "notebooks" / "demo" / "demo.ipynb").is_file()
+    sources = re.findall(r'<script[^>]* src="([^"]+)"', page)
+    assert sources, "no scripts found: the test is looking at the wrong page"
+    for src in sources:  # MathJax from a CDN would be one of these
+        assert "//" not in src, f"{src}: a script from another origin"
+        local = Path(os.path.normpath(site / "notebooks" / "demo" / src.split("?")[0]))
+        assert local.is_file(), f"{src}: no such file in the site"
+    assert "$x^2$" in page  # left for KaTeX (katex-init.js) to render
+    assert not (site / "generated" / "notebooks").exists()
+
+    warm = mkdocs_build(project)
+    assert "snippets.build: 1 artifact up to date, nothing to execute" in warm
+
+    write_notebook(project / "docs" / "notebooks" / "demo.ipynb", "# Demo", "print('NEW', 1)")
+    off = mkdocs_build(project, SNIPPETS_EXECUTE="0")
+    assert "snippets.build" not in off
+    assert "its executed copy is out of date; rendering it without outputs" in off
+    page = (site / "notebooks" / "demo" / "index.html").read_text(encoding="utf-8")
+    assert "MARKER 42" not in page and "NEW" in page and "NEW 1" not in page
