@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from site_helpers import ROOT, mkdocs_build
+from site_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, mkdocs_build
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -85,3 +85,27 @@ def site_url(built_site, _site_server) -> str:
     _site_server.RequestHandlerClass = functools.partial(_QuietHandler, directory=str(built_site))
     threading.Thread(target=_site_server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{_site_server.server_address[1]}/"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian chromium for the whole session, driven by playwright's sync API.
+
+    Shared by every test that needs a browser: a second ``sync_playwright()`` started while this
+    one is open fails ("Sync API inside the asyncio loop").
+    """
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found. The browser tests need Debian's chromium: "
+            "`sudo apt-get install -y chromium` (.ci/run installs it). "
+            "Do not use `playwright install`.",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()

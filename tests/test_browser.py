@@ -16,16 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Folders under docs/ that hold no pages (mkdocs.yml: exclude_docs, theme custom_dir, assets).
 NOT_PAGES = ("assets/", "generated/", "includes/", "overrides/")
 PHONE = {"width": 390, "height": 844}
@@ -60,25 +50,6 @@ def page_id(path: str) -> str:
 
 
 PAGES = page_paths()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} not found. The browser tests need Debian's chromium: "
-            "`sudo apt-get install -y chromium` (.ci/run installs it). "
-            "Do not use `playwright install`.",
-            pytrace=False,
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 def same_origin(url: str, base: str) -> bool:

@@ -542,18 +542,12 @@ def test_comparison_is_a_two_column_grid_that_stacks_below_45em():
 # ---------------------------------------------------------------------------
 # Layout in a real browser: Material theme, the repository's stylesheet.
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
-def test_comparison_sits_side_by_side_and_stacks_at_390px_without_overflow(tmp_path):
+def test_comparison_sits_side_by_side_and_stacks_at_390px_without_overflow(tmp_path, browser):
+    # `browser` (tests/conftest.py) fails, never skips, when chromium is missing.
     import functools
     import http.server
     import threading
 
-    from playwright.sync_api import sync_playwright
 
     (tmp_path / "docs" / "assets").mkdir(parents=True)
     (tmp_path / "docs" / "assets" / "macros.css").write_text(CSS.read_text())
@@ -584,24 +578,21 @@ def test_comparison_sits_side_by_side_and_stacks_at_390px_without_overflow(tmp_p
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=tmp_path / "site"))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            boxes = {}
-            for width in (1280, 390):
-                page = browser.new_page(viewport={"width": width, "height": 800})
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-                assert page.evaluate("document.documentElement.scrollWidth") <= width
-                boxes[width] = page.evaluate(
-                    "[...document.querySelectorAll('.macro-column')].map(e => e.getBoundingClientRect().toJSON())"
-                )
-                card = page.evaluate(
-                    "(() => { const s = getComputedStyle(document.querySelector('.macro-card'));"
-                    " return [s.color, s.backgroundImage]; })()"
-                )
-                # the slate scheme's colours for this gradient apply
-                assert card[0] == rgb(dark_amber["fg"]) and rgb(dark_amber["start"]) in card[1]
-                page.close()
-            browser.close()
+        boxes = {}
+        for width in (1280, 390):
+            page = browser.new_page(viewport={"width": width, "height": 800})
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            boxes[width] = page.evaluate(
+                "[...document.querySelectorAll('.macro-column')].map(e => e.getBoundingClientRect().toJSON())"
+            )
+            card = page.evaluate(
+                "(() => { const s = getComputedStyle(document.querySelector('.macro-card'));"
+                " return [s.color, s.backgroundImage]; })()"
+            )
+            # the slate scheme's colours for this gradient apply
+            assert card[0] == rgb(dark_amber["fg"]) and rgb(dark_amber["start"]) in card[1]
+            page.close()
     finally:
         server.shutdown()
     left, right = boxes[1280]

@@ -349,3 +349,13 @@ def test_docstrings_use_markdown_cross_references_not_sphinx_roles():
         for match in SPHINX_ROLE.finditer(text)
     ]
     assert not offenders, "Sphinx roles in docstrings:\n" + "\n".join(offenders)
+
+
+def test_api_reference_covers_every_module():
+    reference = (DOCS / "reference.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: (snippets\.\w+)\s*$", reference, re.M))
+    modules = {
+        f"snippets.{path.stem}" for path in (ROOT / "snippets").glob("*.py") if path.stem != "__init__"
+    }
+    assert not modules - documented, f"add to docs/reference.md: {sorted(modules - documented)}"
+    assert not documented - modules, f"no such module: {sorted(documented - modules)}"
