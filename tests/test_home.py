@@ -15,6 +15,7 @@ from pathlib import Path
 
 import markdown
 import pytest
+from site_helpers import contrast
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -148,19 +149,6 @@ def test_module_complete_block_closes_the_last_lesson():
     assert len(blocks) == 1, "the last lesson needs exactly one module-complete block"
     assert "\n## " not in text[blocks[0] :], "the module-complete block must come after every section"
     assert text.endswith("///")
-
-
-def relative_luminance(hex_colour: str) -> float:
-    """WCAG 2.x relative luminance of an sRGB colour written as #rrggbb."""
-    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG contrast ratio of two colours."""
-    high, low = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
 
 
 def test_contrast_helpers_on_known_pairs():

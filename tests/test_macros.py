@@ -12,6 +12,7 @@ from pathlib import Path
 
 import markdown
 import pytest
+from site_helpers import contrast
 
 from snippets import macros
 
@@ -476,23 +477,6 @@ def test_committed_css_matches_the_gradient_table():
     assert macros.gradient_css() in css, "run `python -m snippets.macros` to refresh macros.css"
 
 
-def _luminance(hex_colour: str) -> float:
-    """WCAG 2.x relative luminance of #rrggbb."""
-    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _contrast(a: str, b: str) -> float:
-    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
-
-def test_contrast_formula_reference_values():
-    assert _contrast("#000000", "#ffffff") == pytest.approx(21.0)
-    assert _contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
-
-
 def _css_gradients() -> dict[tuple[str, str], dict[str, str]]:
     """(scheme, name) -> {'start', 'end', 'fg'} read from the stylesheet text."""
     rule = re.compile(
@@ -517,7 +501,7 @@ def test_css_defines_every_gradient_in_both_schemes():
 def test_gradient_text_meets_wcag_aa_on_both_stops(scheme, name):
     colours = CSS_GRADIENTS[(scheme, name)]
     for stop in ("start", "end"):
-        ratio = _contrast(colours["fg"], colours[stop])
+        ratio = contrast(colours["fg"], colours[stop])
         assert ratio >= 4.5, f"{name} ({scheme}): text on {stop} is {ratio:.2f}:1"
 
 
