@@ -10,7 +10,7 @@ Each model runs in its own subprocess so that the peak memory (``ru_maxrss`` on 
 
 Usage::
 
-    python benchmarks/bench_generators.py                   # train fresh, CPU profile, 1 thread
+    python benchmarks/bench_generators.py                   # train fresh, CPU profile, the pipeline's threads
     python benchmarks/bench_generators.py --from-cache      # reuse docs/generated/digits-<kind>/
     python benchmarks/bench_generators.py --device cuda     # GPU profile
     python benchmarks/bench_generators.py --kinds dit --seeds 1
@@ -38,17 +38,8 @@ def run_one(kind: str, args: dict, queue) -> None:
     """Train (or load) one model, time sampling, sweep quality; put a result dict on ``queue``."""
     import torch
 
-    from snippets.studies import (
-        SWEEP_GUIDANCE,
-        SWEEP_STEPS,
-        TRAIN_PARAMS,
-        GeneratorConfig,
-        average_sweep,
-        load_trained,
-        sample_digits,
-        sweep,
-        train_generator,
-    )
+    from snippets.studies import SWEEP_GUIDANCE, SWEEP_STEPS, average_sweep, sweep
+    from snippets.training import TRAIN_PARAMS, GeneratorConfig, load_trained, sample_digits, train_generator
     from snippets.digits import default_evaluator, load_digit_split
 
     device = torch.device(args["device"])
@@ -110,11 +101,15 @@ def run_one(kind: str, args: dict, queue) -> None:
 
 
 def main() -> int:
+    from snippets.studies import SWEEP_SEEDS
+    from snippets.training import CPU_THREADS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the pipeline trains on 1)")
+    parser.add_argument("--threads", type=int, default=CPU_THREADS, help=f"torch CPU threads (default: the pipeline's {CPU_THREADS})")
     parser.add_argument("--kinds", nargs="+", default=["dit", "mmdit", "single-stream"])
-    parser.add_argument("--seeds", type=int, default=2, help="noise seeds averaged in the quality table (as the site)")
+    parser.add_argument("--seeds", type=int, default=len(SWEEP_SEEDS),
+                        help=f"noise seeds averaged in the quality table (default: the site's {len(SWEEP_SEEDS)})")
     parser.add_argument("--from-cache", action="store_true", help="load the pipeline's trained models instead of training")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     opts = parser.parse_args()

@@ -60,7 +60,7 @@ from typing import Any
 
 log = logging.getLogger("snippets.build")
 
-PRODUCER_MODULES: tuple[str, ...] = ("snippets.figures", "snippets.studies")
+PRODUCER_MODULES: tuple[str, ...] = ("snippets.figures", "snippets.training", "snippets.studies")
 """Modules whose ``@producer`` functions make up the site's artifacts (missing ones: skipped)."""
 
 MODULES_ENV = "SNIPPETS_PRODUCER_MODULES"  # comma-separated override of PRODUCER_MODULES

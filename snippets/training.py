@@ -1,0 +1,496 @@
+"""Tiny generators for the scikit-learn digits: build, train, sample, save and load.
+
+Three models, built from the lesson blocks, learn the same thing, a rectified-flow velocity for
+8x8 digits (16x16 on the GPU profile):
+
+- ``"dit"``: [`DiT`][snippets.dit.DiT] conditioned on the class label through adaLN-Zero;
+- ``"mmdit"``: [`MMDiT`][snippets.mmdit.MMDiT] conditioned on a prompt ("a handwritten seven");
+- ``"single-stream"``: [`SingleStreamDiT`][snippets.single_stream.SingleStreamDiT], same prompts.
+
+Training is a fixed number of AdamW steps; every random draw (initial weights, batches, prompt
+templates, times, noise, condition dropout) comes from generators seeded by the config, so two
+CPU runs with the same config and thread count give bit-identical weights. Sampling is the
+deterministic Euler ODE solver of [`snippets.flow`][snippets.flow], with or without
+classifier-free guidance.
+
+The three pipeline producers at the bottom train one model per kind (cached by the pipeline,
+never committed). They live apart from the studies ([`snippets.studies`][snippets.studies]) so
+that editing a figure does not retrain the models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from snippets.digits import PROMPT_TEMPLATES, DigitSplit, build_tokenizer, load_digit_split, prompt_ids
+from snippets.dit import DiT
+from snippets.flow import euler_sample, flow_matching_loss, ema_update, make_ema
+from snippets.mmdit import MMDiT
+from snippets.single_stream import SingleStreamDiT
+
+KINDS = ("dit", "mmdit", "single-stream")
+
+KIND_TITLES = {"dit": "DiT", "mmdit": "MMDiT", "single-stream": "single-stream (S3-DiT style)"}
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Everything that defines one trained generator (hashable, JSON-able).
+
+    Examples:
+        >>> GeneratorConfig("dit", steps=10).steps
+        10
+    """
+
+    kind: str
+    size: int = 8
+    patch_size: int = 2
+    hidden_size: int = 64
+    depth: int = 4
+    num_heads: int = 4
+    n_refiner_layers: int = 1
+    steps: int = 2000
+    batch_size: int = 128
+    lr: float = 1e-3
+    warmup: int = 100
+    ema_decay: float = 0.999
+    p_uncond: float = 0.1
+    t_mean: float = 0.0
+    t_std: float = 1.0
+    adam_beta2: float = 0.999
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        """The config as a plain dict."""
+        return dataclasses.asdict(self)
+
+
+class ClassConditionalDiT(nn.Module):
+    """[`DiT`][snippets.dit.DiT] with the flow-matching interface ``model(x, t, labels)``, ``t`` in [0, 1].
+
+    The label table keeps DiT's extra "null" row (index ``num_classes``) for guidance, but the
+    label dropout itself is done by [`flow_matching_loss`][snippets.flow.flow_matching_loss] with the training
+    generator, so the DiT's own (global-RNG) dropout is switched off.
+
+    Examples:
+        >>> model = ClassConditionalDiT(input_size=8, hidden_size=32, depth=1, num_heads=4)
+        >>> model(torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([3, 10])).shape
+        torch.Size([2, 1, 8, 8])
+    """
+
+    def __init__(self, input_size=8, patch_size=2, in_channels=1, hidden_size=64, depth=4, num_heads=4, num_classes=10):
+        super().__init__()
+        self.dit = DiT(
+            input_size=input_size,
+            patch_size=patch_size,
+            in_channels=in_channels,
+            hidden_size=hidden_size,
+            depth=depth,
+            num_heads=num_heads,
+            num_classes=num_classes,
+            class_dropout_prob=0.1,  # > 0 keeps the null row in the label table
+            learn_sigma=False,
+        )
+        self.dit.y_embedder.dropout_prob = 0.0  # dropout happens in flow_matching_loss instead
+        self.num_classes = num_classes
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Velocity for ``x [B, C, H, W]`` at times ``t [B]`` in ``[0, 1]`` for ``labels [B]``."""
+        return self.dit(x, t * 1000, labels)  # DiT's timestep embedding expects 0..1000
+
+
+class Conditioner:
+    """Turns class labels into a model's condition, and knows the null condition.
+
+    For ``"dit"`` the condition is the label itself and the null condition the extra label 10.
+    For the text models it is the token ids of a prompt (a random template during training,
+    "a handwritten ..." at sampling time) and the null condition is the empty prompt.
+
+    Examples:
+        >>> text = Conditioner("mmdit")
+        >>> text.tokenizer.decode(text(torch.tensor([7]))[0]), text.null.tolist()
+        ('a handwritten seven', [0, 0, 0, 0])
+        >>> Conditioner("dit")(torch.tensor([7])).tolist(), Conditioner("dit").null.item()
+        ([7], 10)
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.tokenizer = build_tokenizer()
+        self.null = torch.tensor(10) if kind == "dit" else torch.tensor(self.tokenizer.encode(""))
+
+    def __call__(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Conditions for ``labels``; with a ``generator`` prompts use random templates."""
+        if self.kind == "dit":
+            return labels
+        templates = None
+        if generator is not None:
+            templates = torch.randint(
+                0, len(PROMPT_TEMPLATES), labels.shape, generator=generator, device=generator.device
+            ).to(labels.device)
+        return prompt_ids(labels, self.tokenizer, templates)
+
+    def null_like(self, cond: torch.Tensor) -> torch.Tensor:
+        """The null condition on ``cond``'s device."""
+        return self.null.to(cond.device)
+
+
+def build_generator(config: GeneratorConfig) -> nn.Module:
+    """Build the (untrained) model for ``config``; initial weights depend only on ``config.seed``.
+
+    Examples:
+        >>> [type(build_generator(GeneratorConfig(k, hidden_size=32, depth=1))).__name__ for k in KINDS]
+        ['ClassConditionalDiT', 'MMDiT', 'SingleStreamDiT']
+    """
+    common = dict(
+        input_size=config.size,
+        patch_size=config.patch_size,
+        in_channels=1,
+        hidden_size=config.hidden_size,
+        depth=config.depth,
+        num_heads=config.num_heads,
+    )
+    tok = build_tokenizer()
+    with torch.random.fork_rng(devices=[]):  # seeded init that leaves the global RNG alone
+        torch.manual_seed(config.seed)
+        if config.kind == "dit":
+            return ClassConditionalDiT(**common)
+        if config.kind == "mmdit":
+            return MMDiT(**common, vocab_size=len(tok), max_text_len=tok.max_length)
+        if config.kind == "single-stream":
+            return SingleStreamDiT(
+                **common, vocab_size=len(tok), max_text_len=tok.max_length, n_refiner_layers=config.n_refiner_layers
+            )
+    raise ValueError(f"unknown kind {config.kind!r}; choose from {KINDS}")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters (frozen ones included: a loaded model is frozen).
+
+    Examples:
+        >>> count_parameters(nn.Linear(3, 2).requires_grad_(False))
+        8
+    """
+    return sum(p.numel() for p in model.parameters())
+
+
+@dataclass
+class TrainedGenerator:
+    """A trained model (its EMA weights) and how it was trained."""
+
+    config: GeneratorConfig
+    model: nn.Module
+    losses: list[float]
+    seconds: float
+    parameters: int
+    threads: int = 1
+
+    def info(self) -> dict:
+        """JSON-able summary: config, parameter count, seconds, loss curve (every 10 steps)."""
+        return {
+            "config": self.config.to_dict(),
+            "parameters": self.parameters,
+            "train_seconds": round(self.seconds, 2),
+            "losses": [round(v, 5) for v in self.losses],
+            "loss_every": 10,
+            "torch_threads": self.threads,
+        }
+
+
+def lr_at(step: int, config: GeneratorConfig) -> float:
+    """Linear warm-up, then cosine decay to 10% of ``config.lr`` at the last step.
+
+    Examples:
+        >>> cfg = GeneratorConfig("dit", steps=1000, warmup=100, lr=1e-3)
+        >>> [round(lr_at(s, cfg), 6) for s in (0, 99, 100, 999)]
+        [1e-05, 0.001, 0.001, 0.0001]
+    """
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - 1 - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def ema_decay_at(step: int, config: GeneratorConfig) -> float:
+    """EMA decay used after optimiser step ``step``: ``min(config.ema_decay, (1 + step) / (10 + step))``.
+
+    The warm-up keeps the average from clinging to the random initial weights. It also means the
+    cap is reached only after about 9,000 steps, so a run of a few thousand steps averages roughly
+    its last tenth, whatever ``ema_decay`` says.
+
+    Examples:
+        >>> cfg = GeneratorConfig("dit", steps=4000)
+        >>> round(ema_decay_at(cfg.steps - 1, cfg), 4), cfg.ema_decay   # the last step: not yet 0.999
+        (0.9978, 0.999)
+    """
+    return min(config.ema_decay, (1 + step) / (10 + step))
+
+
+def train_generator(
+    config: GeneratorConfig,
+    split: DigitSplit | None = None,
+    device: torch.device | str = "cpu",
+    progress=None,
+) -> TrainedGenerator:
+    """Train ``config`` with flow matching for exactly ``config.steps`` steps; return the EMA model.
+
+    Args:
+        config: The generator to train.
+        split: The digits (loaded at ``config.size`` when None).
+        device: Where to train.
+        progress: Optional wrapper for the step loop (e.g. ``ctx.progress``).
+
+    Returns:
+        A [`TrainedGenerator`][snippets.training.TrainedGenerator] holding the EMA model in eval mode.
+
+    Examples:
+        >>> cfg = GeneratorConfig("mmdit", hidden_size=32, depth=1, steps=3, batch_size=8)
+        >>> trained = train_generator(cfg)
+        >>> len(trained.losses), trained.model.training
+        (1, False)
+    """
+    device = torch.device(device)
+    if split is None:
+        split = load_digit_split(size=config.size)
+    x_train = split.train_x.to(device)
+    y_train = split.train_y.to(device)
+    if x_train.shape[-1] != config.size:
+        raise ValueError(f"split has size {x_train.shape[-1]}, config wants {config.size}")
+
+    model = build_generator(config).to(device).train()
+    ema = make_ema(model)
+    conditioner = Conditioner(config.kind)
+    null = conditioner.null.to(device)
+    # fused: one kernel for all parameters instead of a loop over them (about 8% faster here)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, betas=(0.9, config.adam_beta2), weight_decay=0.0, fused=True
+    )
+    g = torch.Generator(device=device).manual_seed(config.seed)
+
+    losses, running = [], 0.0
+    steps = range(config.steps)
+    if progress is not None:
+        steps = progress(steps, total=config.steps, desc=f"train {config.kind}")
+    start = time.perf_counter()
+    for step in steps:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, config)
+        idx = torch.randint(0, x_train.shape[0], (config.batch_size,), generator=g, device=device)
+        cond = conditioner(y_train[idx], g)
+        loss = flow_matching_loss(
+            model, x_train[idx], cond, g, null, config.p_uncond, config.t_mean, config.t_std
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        ema_update(ema, model, ema_decay_at(step, config))
+        running += loss.item()
+        if (step + 1) % 10 == 0 or step + 1 == config.steps:
+            losses.append(running / ((step % 10) + 1))
+            running = 0.0
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    return TrainedGenerator(config, ema.eval(), losses, seconds, count_parameters(model), torch.get_num_threads())
+
+
+@torch.no_grad()
+def sample_digits(
+    model: nn.Module,
+    kind: str,
+    labels: torch.Tensor,
+    steps: int,
+    guidance_scale: float = 1.0,
+    seed: int = 0,
+    size: int = 8,
+    batch_size: int = 1024,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Generate one digit per label with the Euler sampler (deterministic given ``seed``).
+
+    The noise is drawn on the CPU from ``seed`` (so every device starts from the same noise),
+    then moved to the model's device.
+
+    Args:
+        model: A trained generator (any kind).
+        kind: Its kind (decides how labels become conditions).
+        labels: ``[N]`` requested classes.
+        steps: Euler steps.
+        guidance_scale: Classifier-free guidance scale (1 = none).
+        seed: Seed of the starting noise.
+        size: Image side the model works at.
+        batch_size: Samples per forward pass.
+        noise: Explicit starting noise ``[N, 1, size, size]`` (overrides ``seed``).
+
+    Returns:
+        ``[N, 1, size, size]`` samples on the CPU (not clipped).
+
+    Examples:
+        >>> model = build_generator(GeneratorConfig("dit", hidden_size=32, depth=1))
+        >>> sample_digits(model, "dit", torch.arange(10), steps=2).shape
+        torch.Size([10, 1, 8, 8])
+    """
+    device = next(model.parameters()).device
+    if noise is None:
+        noise = torch.randn(labels.shape[0], 1, size, size, generator=torch.Generator().manual_seed(seed))
+    conditioner = Conditioner(kind)
+    out = []
+    for start in range(0, labels.shape[0], batch_size):
+        y = labels[start : start + batch_size].to(device)
+        cond = conditioner(y)
+        x = euler_sample(
+            model, noise[start : start + batch_size].to(device), cond, steps, guidance_scale, conditioner.null_like(cond)
+        )
+        out.append(x.float().cpu())
+    return torch.cat(out)
+
+
+# --------------------------------------------------------------------------- saving and loading
+
+
+def save_trained(trained: TrainedGenerator, folder: Path) -> None:
+    """Write ``ema.pt`` (the EMA state dict, on the CPU) and ``train.json`` into ``folder``."""
+    folder = Path(folder)
+    state = {k: v.detach().cpu() for k, v in trained.model.state_dict().items()}
+    torch.save(state, folder / "ema.pt")
+    (folder / "train.json").write_text(json.dumps(trained.info(), indent=2, sort_keys=True) + "\n")
+
+
+def load_trained(folder: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild a generator saved by [`save_trained`][snippets.training.save_trained]: ``(model in eval mode, info dict)``."""
+    folder = Path(folder)
+    info = json.loads((folder / "train.json").read_text())
+    model = build_generator(GeneratorConfig(**info["config"]))
+    model.load_state_dict(torch.load(folder / "ema.pt", map_location="cpu", weights_only=True))
+    return model.to(device).eval().requires_grad_(False), info
+
+
+# --------------------------------------------------------------------------- pipeline producers
+
+from snippets.build import producer  # noqa: E402  (the training code above does not need the pipeline)
+
+CPU_THREADS = 2
+"""Torch threads for every digits producer on the CPU: both cores of the course's 2-core reference
+machine (about 1.5x faster than one thread for these models). A fixed thread count keeps seeded
+runs bit-identical on a machine; a different count changes the order of floating-point sums, and
+so the last bits of the weights."""
+
+_CPU_COMMON = dict(size=8, hidden_size=64, depth=4, num_heads=4, n_refiner_layers=1, batch_size=64, p_uncond=0.05)
+_GPU_COMMON = dict(size=16, hidden_size=192, depth=6, num_heads=6, n_refiner_layers=2, batch_size=256, p_uncond=0.05, lr=1e-3)
+CPU_TUNED = {
+    "dit": dict(steps=3800, lr=6e-3),
+    "mmdit": dict(steps=2500, lr=4e-3),
+    "single-stream": dict(steps=2500, lr=5.5e-3),
+}
+"""Steps and peak learning rate of each model in the CPU profile.
+
+Steps: as many as fit in about 75 s on the two cores of the course's reference machine (about 20,
+30 and 29 ms per step), which leaves room for the 10% by which the same run's time varies there.
+Learning rate: the one of 4e-3, 5e-3, 5.5e-3, 6e-3 and 8e-3 that did best for that model on FD
+and agreement together. Those were measured on the held-out digits, the same ones the pages
+evaluate on (1,797 digits leave no room for a separate validation split), so the figures are
+slightly optimistic."""
+GPU_STEPS = 12000
+
+
+def train_params(kind: str) -> dict:
+    """The ``{"cpu": ..., "gpu": ...}`` training parameters of one model kind.
+
+    CPU: native 8x8 digits, 0.3 to 0.6 M parameters, a fixed number of steps on two threads.
+    GPU: digits upsampled to 16x16, a wider and deeper model, many more and larger steps.
+    The single-stream model spends ``n_refiner_layers`` of its ``depth`` on refiners, so an
+    image token passes through as many blocks as in the DiT and the MMDiT.
+
+    Examples:
+        >>> cpu = train_params("single-stream")["cpu"]
+        >>> cpu["n_refiner_layers"] + cpu["depth"] == train_params("mmdit")["cpu"]["depth"]
+        True
+        >>> train_params("dit")["gpu"]["size"]
+        16
+    """
+    out = {"cpu": {**_CPU_COMMON, **CPU_TUNED[kind]}, "gpu": {**_GPU_COMMON, "steps": GPU_STEPS}}
+    if kind == "single-stream":
+        for params in out.values():
+            params["depth"] -= params["n_refiner_layers"]
+    return out
+
+
+TRAIN_PARAMS = {kind: train_params(kind) for kind in KINDS}
+
+class cpu_threads:
+    """Context manager: run torch with ``n`` threads on the CPU (no-op elsewhere), then restore."""
+
+    def __init__(self, device, n: int = CPU_THREADS):
+        self.active = torch.device(device).type == "cpu"
+        self.n = n
+
+    def __enter__(self):
+        if self.active:
+            self.saved = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            torch.set_num_threads(self.saved)
+        return False
+
+
+def on_cpu_threads(func):
+    """Decorator for producers: run the body under [`cpu_threads`][snippets.training.cpu_threads] on the context's device."""
+
+    @functools.wraps(func)
+    def wrapper(ctx, **params):
+        with cpu_threads(ctx.device):
+            return func(ctx, **params)
+
+    return wrapper
+
+
+def _train_artifact(ctx, kind: str, params: dict) -> None:
+    config = GeneratorConfig(kind, seed=ctx.seed, **params)
+    with cpu_threads(ctx.device):
+        trained = train_generator(config, load_digit_split(size=config.size), ctx.device, ctx.progress)
+    save_trained(trained, ctx.out)
+    if ctx.device.type == "cpu":
+        where = "one CPU thread" if trained.threads == 1 else f"{trained.threads} CPU threads"
+    else:
+        where = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else ctx.device.type
+    blocks = f"{config.depth} blocks"
+    if kind == "single-stream":
+        blocks = f"{config.n_refiner_layers} + {config.n_refiner_layers} refiner and {config.depth} shared blocks"
+    ctx.save_table(
+        f"The {KIND_TITLES[kind]} has **{trained.parameters:,}** parameters (width {config.hidden_size}, "
+        f"{blocks}, {config.size}x{config.size} digits in patches of {config.patch_size}) and trained "
+        f"for **{config.steps:,}** steps of {config.batch_size} digits in **{trained.seconds:.0f} s** on {where} "
+        f"(AdamW, peak learning rate {config.lr:g}, condition dropped for {100 * config.p_uncond:g}% of the digits); "
+        f"the last training loss was {trained.losses[-1]:.3f}.",
+        "model.md",
+    )
+
+
+@producer("digits-dit", params=TRAIN_PARAMS["dit"])
+def digits_dit(ctx, **params):
+    """Train the class-conditional DiT; save its EMA weights and training record."""
+    _train_artifact(ctx, "dit", params)
+
+
+@producer("digits-mmdit", params=TRAIN_PARAMS["mmdit"])
+def digits_mmdit(ctx, **params):
+    """Train the prompt-conditioned MMDiT; save its EMA weights and training record."""
+    _train_artifact(ctx, "mmdit", params)
+
+
+@producer("digits-single-stream", params=TRAIN_PARAMS["single-stream"])
+def digits_single_stream(ctx, **params):
+    """Train the prompt-conditioned single-stream model; save its EMA weights and training record."""
+    _train_artifact(ctx, "single-stream", params)
