@@ -31,6 +31,9 @@ from snippets.training import (
 
 # --------------------------------------------------------------------------- evaluation
 
+MODEL_NAMES = {**KIND_TITLES, "single-stream": "single-stream model (S3-DiT style)"}
+"""How sentences name each model (figure titles use the shorter ``KIND_TITLES``)."""
+
 SWEEP_STEPS = (1, 2, 4, 8, 16, 32)
 SWEEP_GUIDANCE = (1.0, 1.5, 3.0)
 SWEEP_SEEDS = (1, 2, 3, 4, 5, 6)
@@ -236,7 +239,8 @@ def _guidance_grid(model, kind, size, guidance, classes=(2, 7, 8), per_class=6, 
     _show(ax, images)
     _row_labels(ax, ["no guidance" if w == 1 else f"w = {w:g}" for w in guidance], size)
     ax.set_xticks([(k * per_class + per_class / 2) * (size + 1) - 1 for k in range(len(classes))])
-    ax.set_xticklabels([f'"{CLASS_NAMES[c]}"' for c in classes], fontsize=9)
+    # the DiT is asked for a class label, the text models for a prompt
+    ax.set_xticklabels([f"class {c}" if kind == "dit" else f'"{CLASS_NAMES[c]}"' for c in classes], fontsize=9)
     ax.tick_params(axis="x", length=0)
     return fig, stats
 
@@ -273,7 +277,7 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance) -> No
     w_max = max(guidance)
     w_min = min((w for w in guidance if w != w1), default=w1)
     ctx.save_table(
-        f"At {s_fd} steps without guidance, the {KIND_TITLES[kind]}'s samples reach an FD of **{fd16:.2f}** against "
+        f"At {s_fd} steps without guidance, samples of the {MODEL_NAMES[kind]} reach an FD of **{fd16:.2f}** against "
         f"the real-vs-real yardstick of **{ev.yardstick:.2f}** (**{fd16 / ev.yardstick:.2f}x**); at {s_ag} steps "
         f"**{_fmt_pct(ag8)}** of them are classified as the digit that was asked for ("
         f"{_fmt_pct(avg[(s_ag, w1)]['agreement_min'])} to {_fmt_pct(avg[(s_ag, w1)]['agreement_max'])} across the "
@@ -318,7 +322,7 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance) -> No
             + "."
         ),
         caption=(
-            f"FD and class agreement of the {KIND_TITLES[kind]} for every step count and guidance scale "
+            f"FD and class agreement of the {MODEL_NAMES[kind]} for every step count and guidance scale "
             f"(best FD {best[1]['fd']:.2f} at {best[0][0]} steps, w = {best[0][1]:g})"
         ),
     )
@@ -331,14 +335,14 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance) -> No
         "guidance-grid.png",
         alt=(
             f"A grid of generated digits: {len(grid_guidance)} rows, one per guidance scale from none to w = {hi:g}; "
-            f"{6 * len(classes)} columns, six samples each of the prompts "
+            f"{6 * len(classes)} columns, six samples each of the {'classes' if kind == 'dit' else 'prompts'} "
             f"{', '.join(CLASS_NAMES[c] for c in classes)}, each column starting from the same noise in every row. "
             f"From the top row to the bottom one the share of ink goes from {stats[lo]['ink']:.0%} to "
             f"{stats[hi]['ink']:.0%} and the pixel spread among the six samples of a digit from "
             f"{stats[lo]['spread']:.2f} to {stats[hi]['spread']:.2f}."
         ),
         caption=(
-            f"Guidance sweep of the {KIND_TITLES[kind]} at 16 Euler steps, the same noise in every row: share of ink "
+            f"Guidance sweep of the {MODEL_NAMES[kind]} at 16 Euler steps, the same noise in every row: share of ink "
             f"{stats[lo]['ink']:.0%} to {stats[hi]['ink']:.0%}, pixel spread within a digit {stats[lo]['spread']:.2f} "
             f"to {stats[hi]['spread']:.2f}"
         ),
@@ -405,7 +409,7 @@ def digits_samples(ctx, per_class, steps, seed):
             f"samples-{kind}.png",
             alt=(
                 f"{1 + len(steps)} panels of small grey-scale digits, 10 rows (digits 0 to 9) by {per_class} columns "
-                f"each. The first panel shows real held-out digits; the others show the {KIND_TITLES[kind]}'s samples "
+                f"each. The first panel shows real held-out digits; the others show samples of the {MODEL_NAMES[kind]} "
                 f"from the same noise after {', '.join(map(str, steps))} Euler steps. The one-step samples are "
                 f"smooth averages of their class, nearly identical along a row; with more steps the strokes sharpen "
                 f"and the samples of a row differ from one another like the real ones. Pixel spread within a row "
@@ -550,7 +554,7 @@ def digits_attention(ctx, label, t, steps, seed, batch):
         )
         first, last = shares[0], shares[-1]
         ctx.save_table(
-            f"Averaged over {labels.shape[0]} prompts, the image tokens of the trained {KIND_TITLES[kind]} give "
+            f"Averaged over {labels.shape[0]} prompts, the image tokens of the trained {MODEL_NAMES[kind]} give "
             f"**{_fmt_pct(first['image to text'])}** of their attention to the {n_txt} text tokens in block 1 and "
             f"**{_fmt_pct(last['image to text'])}** in block {len(shares)} (spread evenly it would be "
             f"{_fmt_pct(uniform)}); the text tokens give **{_fmt_pct(first['text to image'])}** and "
@@ -567,7 +571,7 @@ def digits_attention(ctx, label, t, steps, seed, batch):
             fig,
             f"attention-{kind}.png",
             alt=(
-                f"{len(head_mean)} square heat maps, one per {where} block of the trained {KIND_TITLES[kind]}, each "
+                f"{len(head_mean)} square heat maps, one per {where} block of the trained {MODEL_NAMES[kind]}, each "
                 f"{n_txt + n_img} by {n_txt + n_img}: rows are queries and columns keys, the {n_txt} prompt tokens "
                 f"({', '.join(tokens)}) first, then the {n_img} image patches, with white lines separating the four "
                 f"quadrants: text to text (top left), text to image (top right), image to text (bottom left) and "
@@ -577,7 +581,7 @@ def digits_attention(ctx, label, t, steps, seed, batch):
                 f"{_fmt_pct(first['text to image'])} and {_fmt_pct(last['text to image'])} to the image."
             ),
             caption=(
-                f'Attention of the trained {KIND_TITLES[kind]} for the prompt "{prompt_for(label)}" halfway along '
+                f'Attention of the trained {MODEL_NAMES[kind]} for the prompt "{prompt_for(label)}" halfway along '
                 f"a {steps}-step sampling path (t = {t_used:g}), averaged over heads; text tokens first"
                 + (" (reordered: the model's own sequence is [image; text])" if kind == "single-stream" else "")
             ),
