@@ -22,6 +22,7 @@ from snippets.single_stream import SingleStreamDiT
 from snippets.training import (
     KIND_TITLES,
     KINDS,
+    MODEL_NAMES,
     Conditioner,
     count_parameters,
     load_trained,
@@ -30,9 +31,6 @@ from snippets.training import (
 )
 
 # --------------------------------------------------------------------------- evaluation
-
-MODEL_NAMES = {**KIND_TITLES, "single-stream": "single-stream model (S3-DiT style)"}
-"""How sentences name each model (figure titles use the shorter ``KIND_TITLES``)."""
 
 SWEEP_STEPS = (1, 2, 4, 8, 16, 32)
 SWEEP_GUIDANCE = (1.0, 1.5, 3.0)

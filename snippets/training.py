@@ -40,6 +40,8 @@ from snippets.single_stream import SingleStreamDiT
 KINDS = ("dit", "mmdit", "single-stream")
 
 KIND_TITLES = {"dit": "DiT", "mmdit": "MMDiT", "single-stream": "single-stream (S3-DiT style)"}
+MODEL_NAMES = {**KIND_TITLES, "single-stream": "single-stream model (S3-DiT style)"}
+"""How sentences name each model (figure titles use the shorter ``KIND_TITLES``)."""
 
 
 @dataclass(frozen=True)
@@ -469,7 +471,7 @@ def _train_artifact(ctx, kind: str, params: dict) -> None:
     if kind == "single-stream":
         blocks = f"{config.n_refiner_layers} + {config.n_refiner_layers} refiner and {config.depth} shared blocks"
     ctx.save_table(
-        f"The {KIND_TITLES[kind]} has **{trained.parameters:,}** parameters (width {config.hidden_size}, "
+        f"The {MODEL_NAMES[kind]} has **{trained.parameters:,}** parameters (width {config.hidden_size}, "
         f"{blocks}, {config.size}x{config.size} digits in patches of {config.patch_size}) and trained "
         f"for **{config.steps:,}** steps of {config.batch_size} digits in **{trained.seconds:.0f} s** on {where} "
         f"(AdamW, peak learning rate {config.lr:g}, condition dropped for {100 * config.p_uncond:g}% of the digits); "
