@@ -226,13 +226,15 @@ def ema_decay_at(step: int, config: GeneratorConfig) -> float:
     """EMA decay used after optimiser step ``step``: ``min(config.ema_decay, (1 + step) / (10 + step))``.
 
     The warm-up keeps the average from clinging to the random initial weights. It also means the
-    cap is reached only after about 9,000 steps, so a run of a few thousand steps averages roughly
-    its last tenth, whatever ``ema_decay`` says.
+    cap is reached only late, so a run of a few thousand steps averages roughly its last tenth,
+    whatever ``ema_decay`` says.
 
     Examples:
         >>> cfg = GeneratorConfig("dit", steps=4000)
         >>> round(ema_decay_at(cfg.steps - 1, cfg), 4), cfg.ema_decay   # the last step: not yet 0.999
         (0.9978, 0.999)
+        >>> next(s for s in range(100_000) if ema_decay_at(s, cfg) >= cfg.ema_decay)   # first step at the cap
+        8990
     """
     return min(config.ema_decay, (1 + step) / (10 + step))
 
@@ -272,7 +274,7 @@ def train_generator(
     ema = make_ema(model)
     conditioner = Conditioner(config.kind)
     null = conditioner.null.to(device)
-    # fused: one kernel for all parameters instead of a loop over them (about 8% faster here)
+    # fused: one kernel for all parameters instead of a loop over them, faster on the CPU too
     opt = torch.optim.AdamW(
         model.parameters(), lr=config.lr, betas=(0.9, config.adam_beta2), weight_decay=0.0, fused=True
     )
@@ -382,9 +384,9 @@ from snippets.build import producer  # noqa: E402  (the training code above does
 
 CPU_THREADS = 2
 """Torch threads for every digits producer on the CPU: both cores of the course's 2-core reference
-machine (about 1.5x faster than one thread for these models). A fixed thread count keeps seeded
-runs bit-identical on a machine; a different count changes the order of floating-point sums, and
-so the last bits of the weights."""
+machine (``benchmarks/bench_generators.py --threads 1`` shows what one thread costs). A fixed
+thread count keeps seeded runs bit-identical on a machine; a different count changes the order
+of floating-point sums, and so the last bits of the weights."""
 
 _CPU_COMMON = dict(size=8, hidden_size=64, depth=4, num_heads=4, n_refiner_layers=1, batch_size=64, p_uncond=0.05)
 _GPU_COMMON = dict(size=16, hidden_size=192, depth=6, num_heads=6, n_refiner_layers=2, batch_size=256, p_uncond=0.05, lr=1e-3)
@@ -395,8 +397,9 @@ CPU_TUNED = {
 }
 """Steps and peak learning rate of each model in the CPU profile.
 
-Steps: as many as fit in about 75 s on the two cores of the course's reference machine (about 20,
-30 and 29 ms per step), which leaves room for the 10% by which the same run's time varies there.
+Steps: as many as fit in about 75 s on the two cores of the course's reference machine, which
+leaves room for the run-to-run spread of the training time there (each model's summary on the
+pages gives the seconds of the run that made it).
 Learning rate: the one of 4e-3, 5e-3, 5.5e-3, 6e-3 and 8e-3 that did best for that model on FD
 and agreement together. Those were measured on the held-out digits, the same ones the pages
 evaluate on (1,797 digits leave no room for a separate validation split), so the figures are
