@@ -17,7 +17,6 @@ A failure is reported as ``docs/page.md::line:12,column:1`` with the expected an
 from __future__ import annotations
 
 import doctest
-import random
 from pathlib import Path
 
 from sybil import Sybil
@@ -33,18 +32,11 @@ OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 SEED = 0
 
 
-def seed_everything(namespace: dict) -> None:
+def seed_document(namespace: dict) -> None:
     """Sybil setup: called once per document, before its first example."""
-    random.seed(SEED)
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy comes with the project
-        pass
-    else:
-        np.random.seed(SEED)
-    import torch
+    from snippets.seeding import seed_everything
 
-    torch.manual_seed(SEED)
+    seed_everything(SEED)
 
 
 class FenceParser:
@@ -77,6 +69,8 @@ class FenceParser:
             if nested or language not in ("python", "py", "pycon"):
                 continue
             source = region.lexemes["source"]
+            if _is_source_include(source):
+                continue  # code shown from a teaching module: its own doctests test it
             if source.lstrip().startswith(">>>") or language == "pycon":
                 for doctest_region in self.doctests(source, document.path):
                     doctest_region.adjust(region, source)
@@ -85,6 +79,12 @@ class FenceParser:
                 region.parsed = source
                 region.evaluator = self.python
                 yield region
+
+
+def _is_source_include(source: str) -> bool:
+    """True for a fence whose lines are all ``--8<-- "file:section"`` includes (or blank)."""
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    return bool(lines) and all(line.startswith("--8<--") for line in lines)
 
 
 class ProjectSybil(Sybil):
@@ -114,21 +114,23 @@ def _is_doc_page(relative: str) -> bool:
 
 
 def _is_snippet_module(relative: str) -> bool:
-    parts = relative.split("/")
-    return len(parts) == 2 and parts[0] == "snippets" and parts[1].endswith(".py")
+    """Every module of the teaching package, the producer package and the site machinery."""
+    return relative.split("/")[0] in ("snippets", "artifacts", "sitetools") and relative.endswith(
+        ".py"
+    )
 
 
 markdown_docs = ProjectSybil(
     parsers=[FenceParser(), SkipParser(), ClearNamespaceParser()],
     select=_is_doc_page,
-    setup=seed_everything,
+    setup=seed_document,
     name="docs",
 )
 
 docstrings = ProjectSybil(
     parsers=[DocTestParser(optionflags=OPTIONFLAGS)],
     select=_is_snippet_module,
-    setup=seed_everything,
+    setup=seed_document,
     name="docstrings",
 )
 

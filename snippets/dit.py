@@ -17,6 +17,10 @@ $$
 
 ``β``, ``γ`` and ``α`` are ``D``-vectors, one per sample. The linear layer that produces them
 starts at zero, so at initialisation ``α = 0`` and every block is the identity.
+
+Time: DiT's ``t`` is a diffusion step index in ``0..1000`` (DDPM's discrete schedule); the flow
+models of [`snippets.flow`][snippets.flow] use a continuous ``t`` in ``[0, 1]`` and multiply it by
+1000 before the same sine-cosine embedding.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from snippets.attention import attention
+from snippets.initialization import init_dit_weights
 from snippets.patchify import PatchEmbed, unpatchify
 
 __all__ = [
@@ -45,6 +50,7 @@ __all__ = [
 ]
 
 
+# --8<-- [start:modulate]
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Shift and scale every token with the same per-channel numbers: ``x * (1 + scale) + shift``.
 
@@ -71,6 +77,9 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
 
+# --8<-- [end:modulate]
+
+
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000) -> torch.Tensor:
     """Sinusoidal features of (possibly fractional) timesteps, ``[cos | sin]`` as in GLIDE and DiT.
 
@@ -94,7 +103,9 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000) -> 
         ([1.0, 1.0], [0.0, 0.0])
     """
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half
+    )
     args = t[:, None].float() * freqs[None]
     embedding = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
     if dim % 2:
@@ -167,7 +178,10 @@ class LabelEmbedder(nn.Module):
     ) -> torch.Tensor:
         """Replace labels by the null class, at random or where ``force_drop_ids == 1``."""
         if force_drop_ids is None:
-            drop = torch.rand(labels.shape[0], device=labels.device, generator=generator) < self.dropout_prob
+            drop = (
+                torch.rand(labels.shape[0], device=labels.device, generator=generator)
+                < self.dropout_prob
+            )
         else:
             drop = force_drop_ids == 1
         return torch.where(drop, torch.full_like(labels, self.num_classes), labels)
@@ -207,8 +221,10 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, L, D]`` -> ``[B, L, D]``; every token attends to every token."""
-        q, k, v = rearrange(self.qkv(x), "b l (three h d) -> three b h l d", three=3, h=self.num_heads)
-        out = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(d)) v
+        q, k, v = rearrange(
+            self.qkv(x), "b l (three h d) -> three b h l d", three=3, h=self.num_heads
+        )
+        out = attention(q, k, v)  # softmax(q k^T / sqrt(d)) v
         return self.proj(rearrange(out, "b h l d -> b l (h d)"))
 
 
@@ -272,12 +288,17 @@ class DiTBlock(nn.Module):
         nn.init.zeros_(self.adaLN_modulation[-1].weight)
         nn.init.zeros_(self.adaLN_modulation[-1].bias)
 
+    # --8<-- [start:dit-block-forward]
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """``x``: ``[B, L, D]`` tokens, ``c``: ``[B, D]`` conditioning -> ``[B, L, D]``."""
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(
+            c
+        ).chunk(6, dim=1)
         x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
         x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
         return x
+
+    # --8<-- [end:dit-block-forward]
 
 
 class FinalLayer(nn.Module):
@@ -362,36 +383,32 @@ class DiT(nn.Module):
         self.patch_size = patch_size
         self.num_heads = num_heads
         self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
+        # Fixed, yet saved: DiT's official checkpoints carry the table (key ``pos_embed``), so it is a
+        # persistent buffer here (in the state dict, still not a parameter nor counted as one).
+        self.x_embedder.register_buffer("pos_embed", self.x_embedder.pos_embed, persistent=True)
         self.t_embedder = TimestepEmbedder(hidden_size)
         self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob)
-        self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
+        self.blocks = nn.ModuleList(
+            [DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)]
+        )
         self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
-        """DiT's initialisation: Xavier-uniform linears with zero biases, the patch projection
-        initialised like a linear layer, N(0, 0.02) embeddings, and every adaLN-Zero and output
-        layer at zero."""
-
-        def _basic_init(module: nn.Module) -> None:
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-
-        self.apply(_basic_init)
-        proj = self.x_embedder.proj
-        nn.init.xavier_uniform_(proj.weight.view(proj.weight.shape[0], -1))  # fan-in = p * p * C
-        nn.init.zeros_(proj.bias)
-        nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
-        for block in self.blocks:
-            nn.init.zeros_(block.adaLN_modulation[-1].weight)
-            nn.init.zeros_(block.adaLN_modulation[-1].bias)
-        for layer in (self.final_layer.adaLN_modulation[-1], self.final_layer.linear):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        """DiT's initialisation ([`init_dit_weights`][snippets.initialization.init_dit_weights]):
+        every adaLN-Zero modulation and the output layer start at zero."""
+        zero = [block.adaLN_modulation[-1] for block in self.blocks]
+        zero += [self.final_layer.adaLN_modulation[-1], self.final_layer.linear]
+        init_dit_weights(
+            self,
+            patch_proj=self.x_embedder.proj,
+            normal=[
+                self.y_embedder.embedding_table.weight,
+                self.t_embedder.mlp[0].weight,
+                self.t_embedder.mlp[2].weight,
+            ],
+            zero=zero,
+        )
 
     def condition(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The conditioning vector ``c = embed(t) + embed(y)``, ``[B, D]``, shared by all blocks."""
@@ -449,7 +466,11 @@ def _family() -> dict[str, dict[str, int]]:
         "L": dict(depth=24, hidden_size=1024, num_heads=16),
         "XL": dict(depth=28, hidden_size=1152, num_heads=16),
     }
-    return {f"DiT-{name}/{p}": dict(size, patch_size=p) for name, size in sizes.items() for p in (2, 4, 8)}
+    return {
+        f"DiT-{name}/{p}": dict(size, patch_size=p)
+        for name, size in sizes.items()
+        for p in (2, 4, 8)
+    }
 
 
 DIT_CONFIGS: dict[str, dict[str, int]] = _family()

@@ -11,13 +11,14 @@ Sampling integrates the ODE ``dx/dt = v(x, t)`` backwards from ``t = 1`` to ``t 
 steps ``x <- x + (t_next - t) v``, which is exactly what the diffusers scheduler's ``step`` does.
 
 Every model in this package is called as ``model(x_t, t, cond)`` with ``t`` a float tensor of
-shape ``[B]`` in ``[0, 1]`` and returns a velocity shaped like ``x_t``.
+shape ``[B]`` in ``[0, 1]`` and returns a velocity shaped like ``x_t``. (DiT's ``t`` is a step
+index in ``0..1000``; the models here embed ``1000 t`` with the same sine-cosine features.)
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -237,6 +238,36 @@ def guided_velocity(
 
 
 @torch.no_grad()
+def euler_steps(
+    model: VelocityModel,
+    noise: torch.Tensor,
+    cond: torch.Tensor,
+    steps: int,
+    guidance_scale: float = 1.0,
+    null_cond: torch.Tensor | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The Euler sampler one step at a time: yields ``(t, x_t)`` from ``t = 1`` down to ``t = 0``.
+
+    ``steps + 1`` pairs: the noise at ``t = 1``, then the state after each step. A study that
+    needs the model's state partway (attention at ``t = 0.5``) stops iterating there.
+
+    Examples:
+        >>> x0 = torch.full((1, 1, 2, 2), 0.5)
+        >>> oracle = lambda x, t, c: (x - x0) / t.reshape(-1, 1, 1, 1)  # exact velocity to x0
+        >>> [round(float(t), 2) for t, _ in euler_steps(oracle, torch.randn(1, 1, 2, 2), None, 4)]
+        [1.0, 0.75, 0.5, 0.25, 0.0]
+    """
+    x = noise
+    sigmas = sigma_schedule(steps, device=noise.device)
+    yield sigmas[0], x
+    for i in range(steps):
+        t = sigmas[i].expand(x.shape[0])
+        v = guided_velocity(model, x, t, cond, guidance_scale, null_cond)
+        x = x + (sigmas[i + 1] - sigmas[i]) * v
+        yield sigmas[i + 1], x
+
+
+# --8<-- [start:euler-sample]
 def euler_sample(
     model: VelocityModel,
     noise: torch.Tensor,
@@ -244,8 +275,7 @@ def euler_sample(
     steps: int,
     guidance_scale: float = 1.0,
     null_cond: torch.Tensor | None = None,
-    return_trajectory: bool = False,
-) -> torch.Tensor | list[torch.Tensor]:
+) -> torch.Tensor:
     """Integrate ``dx/dt = v`` from ``t = 1`` (noise) to ``t = 0`` with ``steps`` Euler steps.
 
     Deterministic: the same noise, model and step count give the same image. One step jumps
@@ -259,10 +289,9 @@ def euler_sample(
         steps: Number of Euler steps (network evaluations, doubled under guidance).
         guidance_scale: Classifier-free guidance scale ``w`` (1 = none).
         null_cond: Null condition for guidance.
-        return_trajectory: Return the list ``[x_1, ..., x_0]`` of ``steps + 1`` states.
 
     Returns:
-        The samples at ``t = 0``, or the whole trajectory.
+        The samples at ``t = 0``.
 
     Examples:
         >>> x0 = torch.full((1, 1, 2, 2), 0.5)
@@ -271,15 +300,12 @@ def euler_sample(
         >>> torch.allclose(out, x0, atol=1e-6)
         True
     """
-    x = noise
-    sigmas = sigma_schedule(steps, device=noise.device)
-    trajectory = [x]
-    for i in range(steps):
-        t = sigmas[i].expand(x.shape[0])
-        v = guided_velocity(model, x, t, cond, guidance_scale, null_cond)
-        x = x + (sigmas[i + 1] - sigmas[i]) * v
-        trajectory.append(x)
-    return trajectory if return_trajectory else x
+    for _, x in euler_steps(model, noise, cond, steps, guidance_scale, null_cond):  # noqa: B007
+        pass  # only the last state is the sample
+    return x
+
+
+# --8<-- [end:euler-sample]
 
 
 @torch.no_grad()

@@ -21,6 +21,14 @@ What this toy version simplifies, compared with diffusers' ``SD3Transformer2DMod
 - no QK-normalisation (SD3.5 adds it) and no second image-only attention (SD3.5's
   ``use_dual_attention``).
 
+Names: the attributes follow the SD3 reference code's short names. ``DIFFUSERS_NAMES`` maps
+them to diffusers' ``JointTransformerBlock`` (a tuple: one fused layer here, three there):
+
+    >>> DIFFUSERS_NAMES["attn.img_qkv"]
+    ('attn.to_q', 'attn.to_k', 'attn.to_v')
+    >>> DIFFUSERS_NAMES["txt_mod.1"]
+    'norm1_context.linear'
+
 Token order: this module concatenates ``[text; image]`` (as the SD3 reference code and Flux do);
 diffusers' ``JointAttnProcessor2_0`` concatenates ``[image; text]``. Attention is
 permutation-equivariant and positions are added before, so both orders give the same outputs
@@ -33,35 +41,27 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
+from snippets.attention import attention, record_attention  # noqa: F401 (doctests)
 from snippets.dit import FinalLayer, Mlp, TimestepEmbedder, modulate
+from snippets.initialization import init_dit_weights
 from snippets.patchify import PatchEmbed, unpatchify
 
-__all__ = ["joint_attention", "JointAttention", "MMDiTBlock", "MMDiT"]
+__all__ = ["DIFFUSERS_NAMES", "JointAttention", "MMDiTBlock", "MMDiT"]
 
-
-def joint_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, return_attention: bool = False
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Plain scaled dot-product attention, optionally returning the probabilities.
-
-    Args:
-        q: ``[B, H, L, d]`` queries; ``k``, ``v`` likewise.
-        return_attention: Also return ``softmax(q k^T / sqrt(d))``, ``[B, H, L, L]``
-            (computed explicitly; otherwise PyTorch's fused kernel is used).
-
-    Returns:
-        ``(out [B, H, L, d], probs or None)``.
-
-    Examples:
-        >>> q = k = v = torch.randn(1, 2, 5, 8)
-        >>> out, p = joint_attention(q, k, v, return_attention=True)
-        >>> out.shape, p.shape, torch.allclose(p.sum(-1), torch.ones(1, 2, 5))
-        (torch.Size([1, 2, 5, 8]), torch.Size([1, 2, 5, 5]), True)
-    """
-    if not return_attention:
-        return nn.functional.scaled_dot_product_attention(q, k, v), None
-    probs = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
-    return probs @ v, probs
+DIFFUSERS_NAMES = {
+    "img_mod.1": "norm1.linear",
+    "txt_mod.1": "norm1_context.linear",
+    "attn.img_qkv": ("attn.to_q", "attn.to_k", "attn.to_v"),
+    "attn.txt_qkv": ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"),
+    "attn.img_proj": "attn.to_out.0",
+    "attn.txt_proj": "attn.to_add_out",
+    "img_mlp.fc1": "ff.net.0.proj",
+    "img_mlp.fc2": "ff.net.2",
+    "txt_mlp.fc1": "ff_context.net.0.proj",
+    "txt_mlp.fc2": "ff_context.net.2",
+}
+"""[`MMDiTBlock`][snippets.mmdit.MMDiTBlock] module names -> diffusers' ``JointTransformerBlock``
+(for [`snippets.naming.to_diffusers`][snippets.naming.to_diffusers])."""
 
 
 class JointAttention(nn.Module):
@@ -74,8 +74,9 @@ class JointAttention(nn.Module):
     Examples:
         >>> attn = JointAttention(32, num_heads=4)
         >>> img, txt = torch.randn(2, 16, 32), torch.randn(2, 4, 32)
-        >>> img_out, txt_out, probs = attn(img, txt, return_attention=True)
-        >>> img_out.shape, txt_out.shape, probs.shape   # 4 text + 16 image = 20 tokens
+        >>> with record_attention() as maps:
+        ...     img_out, txt_out = attn(img, txt)
+        >>> img_out.shape, txt_out.shape, maps[0].shape   # 4 text + 16 image = 20 tokens
         (torch.Size([2, 16, 32]), torch.Size([2, 4, 32]), torch.Size([2, 4, 20, 20]))
     """
 
@@ -89,22 +90,21 @@ class JointAttention(nn.Module):
         self.img_proj = nn.Linear(hidden_size, hidden_size)
         self.txt_proj = nn.Linear(hidden_size, hidden_size)
 
-    def forward(
-        self, img: torch.Tensor, txt: torch.Tensor, return_attention: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """``img [B, N, D]``, ``txt [B, T, D]`` -> ``(img [B, N, D], txt [B, T, D], probs)``.
+    def forward(self, img: torch.Tensor, txt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``img [B, N, D]``, ``txt [B, T, D]`` -> ``(img [B, N, D], txt [B, T, D])``.
 
-        ``probs`` is ``[B, heads, T + N, T + N]`` (text rows/columns first) or None.
+        The joint sequence is ``[text; image]``: recorded maps have text rows/columns first.
         """
         n_txt = txt.shape[1]
         split = "b l (three h d) -> three b h l d"
         q_i, k_i, v_i = rearrange(self.img_qkv(img), split, three=3, h=self.num_heads)
         q_t, k_t, v_t = rearrange(self.txt_qkv(txt), split, three=3, h=self.num_heads)
-        q, k, v = (torch.cat(pair, dim=2) for pair in ((q_t, q_i), (k_t, k_i), (v_t, v_i)))  # [B, H, T+N, d]
-        out, probs = joint_attention(q, k, v, return_attention)
-        out = rearrange(out, "b h l d -> b l (h d)")
-        txt_out, img_out = out[:, :n_txt], out[:, n_txt:]
-        return self.img_proj(img_out), self.txt_proj(txt_out), probs
+        q, k, v = (
+            torch.cat(pair, dim=2) for pair in ((q_t, q_i), (k_t, k_i), (v_t, v_i))
+        )  # [B, H, T+N, d]
+        out = rearrange(attention(q, k, v), "b h l d -> b l (h d)")  # one attention, both streams
+        txt_out, img_out = out[:, :n_txt], out[:, n_txt:]  # split back by position
+        return self.img_proj(img_out), self.txt_proj(txt_out)
 
 
 class MMDiTBlock(nn.Module):
@@ -135,26 +135,38 @@ class MMDiTBlock(nn.Module):
             nn.init.zeros_(modulation[-1].weight)
             nn.init.zeros_(modulation[-1].bias)
             setattr(self, f"{stream}_mod", modulation)
-            setattr(self, f"{stream}_norm1", nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6))
-            setattr(self, f"{stream}_norm2", nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6))
+            setattr(
+                self,
+                f"{stream}_norm1",
+                nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6),
+            )
+            setattr(
+                self,
+                f"{stream}_norm2",
+                nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6),
+            )
             setattr(self, f"{stream}_mlp", Mlp(hidden_size, mlp_ratio))
 
-    def forward(
-        self, img: torch.Tensor, txt: torch.Tensor, c: torch.Tensor, return_attention: bool = False
-    ):
-        """``img [B, N, D]``, ``txt [B, T, D]``, ``c [B, D]`` -> ``(img, txt)`` (``+ probs``)."""
+    # --8<-- [start:mmdit-block-forward]
+    def forward(self, img: torch.Tensor, txt: torch.Tensor, c: torch.Tensor):
+        """``img [B, N, D]``, ``txt [B, T, D]``, ``c [B, D]`` -> ``(img, txt)``."""
         i_shift1, i_scale1, i_gate1, i_shift2, i_scale2, i_gate2 = self.img_mod(c).chunk(6, dim=1)
         t_shift1, t_scale1, t_gate1, t_shift2, t_scale2, t_gate2 = self.txt_mod(c).chunk(6, dim=1)
-        img_attn, txt_attn, probs = self.attn(
+        img_attn, txt_attn = self.attn(
             modulate(self.img_norm1(img), i_shift1, i_scale1),
             modulate(self.txt_norm1(txt), t_shift1, t_scale1),
-            return_attention,
         )
         img = img + i_gate1.unsqueeze(1) * img_attn
         txt = txt + t_gate1.unsqueeze(1) * txt_attn
-        img = img + i_gate2.unsqueeze(1) * self.img_mlp(modulate(self.img_norm2(img), i_shift2, i_scale2))
-        txt = txt + t_gate2.unsqueeze(1) * self.txt_mlp(modulate(self.txt_norm2(txt), t_shift2, t_scale2))
-        return (img, txt, probs) if return_attention else (img, txt)
+        img = img + i_gate2.unsqueeze(1) * self.img_mlp(
+            modulate(self.img_norm2(img), i_shift2, i_scale2)
+        )
+        txt = txt + t_gate2.unsqueeze(1) * self.txt_mlp(
+            modulate(self.txt_norm2(txt), t_shift2, t_scale2)
+        )
+        return img, txt
+
+    # --8<-- [end:mmdit-block-forward]
 
 
 class MMDiT(nn.Module):
@@ -181,7 +193,8 @@ class MMDiT(nn.Module):
         >>> x, t, ids = torch.randn(3, 1, 8, 8), torch.rand(3), torch.randint(0, 19, (3, 4))
         >>> model(x, t, ids).shape
         torch.Size([3, 1, 8, 8])
-        >>> _, probs = model(x, t, ids, return_attention=True)
+        >>> with record_attention() as probs:
+        ...     _ = model(x, t, ids)
         >>> len(probs), probs[0].shape                     # per block: [B, heads, 4 + 16, 4 + 16]
         (2, torch.Size([3, 4, 20, 20]))
     """
@@ -204,48 +217,37 @@ class MMDiT(nn.Module):
         self.t_embedder = TimestepEmbedder(hidden_size)
         self.token_embedding = nn.Embedding(vocab_size, hidden_size)
         self.text_pos = nn.Parameter(torch.zeros(1, max_text_len, hidden_size))
-        self.pooled_embedder = nn.Sequential(  # SD3: PixArtAlphaTextProjection (linear, SiLU, linear)
-            nn.Linear(hidden_size, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
+        self.pooled_embedder = (
+            nn.Sequential(  # SD3: PixArtAlphaTextProjection (linear, SiLU, linear)
+                nn.Linear(hidden_size, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
+            )
         )
-        self.blocks = nn.ModuleList([MMDiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
+        self.blocks = nn.ModuleList(
+            [MMDiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)]
+        )
         self.final_layer = FinalLayer(hidden_size, patch_size, in_channels)
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
-        """DiT's recipe: Xavier-uniform linears, N(0, 0.02) embeddings, adaLN and output at zero."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        proj = self.x_embedder.proj
-        nn.init.xavier_uniform_(proj.weight.view(proj.weight.shape[0], -1))
-        nn.init.zeros_(proj.bias)
-        nn.init.normal_(self.token_embedding.weight, std=0.02)
-        nn.init.normal_(self.text_pos, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        """DiT's recipe ([`init_dit_weights`][snippets.initialization.init_dit_weights]); both
+        streams' modulations and the output layer start at zero."""
         zero = [m for b in self.blocks for m in (b.img_mod[-1], b.txt_mod[-1])]
         zero += [self.final_layer.adaLN_modulation[-1], self.final_layer.linear]
-        for layer in zero:
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        normal = [self.token_embedding.weight, self.text_pos]
+        normal += [self.t_embedder.mlp[0].weight, self.t_embedder.mlp[2].weight]
+        init_dit_weights(self, patch_proj=self.x_embedder.proj, normal=normal, zero=zero)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, return_attention: bool = False):
+    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """``x [B, C, H, W]``, ``t [B]`` in ``[0, 1]``, ``ids [B, T]`` -> velocity ``[B, C, H, W]``.
 
-        With ``return_attention`` also returns the list of every block's ``[B, heads, T+N, T+N]``
-        attention probabilities (text first).
+        Under [`record_attention`][snippets.attention.record_attention] each block records its
+        ``[B, heads, T+N, T+N]`` attention probabilities (text first).
         """
         height, width = x.shape[-2:]
         img = self.x_embedder(x)  # [B, N, D]
         txt = self.token_embedding(ids) + self.text_pos  # [B, T, D]
         c = self.t_embedder(t * 1000) + self.pooled_embedder(txt.mean(dim=1))  # [B, D]
-        maps = []
         for block in self.blocks:
-            if return_attention:
-                img, txt, probs = block(img, txt, c, return_attention=True)
-                maps.append(probs)
-            else:
-                img, txt = block(img, txt, c)
+            img, txt = block(img, txt, c)
         out = unpatchify(self.final_layer(img, c), self.patch_size, self.in_channels, height, width)
-        return (out, maps) if return_attention else out
+        return out

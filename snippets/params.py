@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -141,7 +142,9 @@ def parameter_breakdown(module: nn.Module) -> dict[str, int]:
     return {group: n for group, n in counts.items() if n}
 
 
-def build_diffusers_dit(name: str, device: torch.device | str = "meta", **overrides: Any) -> nn.Module:
+def build_diffusers_dit(
+    name: str, device: torch.device | str = "meta", **overrides: Any
+) -> nn.Module:
     """diffusers' ``DiTTransformer2DModel`` configured like a named DiT (as the released
     ``facebook/DiT-XL-2-256`` checkpoint is: 1000 classes, learned sigma, 32 x 32 latent).
 
@@ -176,7 +179,9 @@ def build_diffusers_dit(name: str, device: torch.device | str = "meta", **overri
         return DiTTransformer2DModel(**kwargs)
 
 
-def embedder_parameters(hidden_size: int, num_classes: int = 1000, class_dropout_prob: float = 0.1) -> int:
+def embedder_parameters(
+    hidden_size: int, num_classes: int = 1000, class_dropout_prob: float = 0.1
+) -> int:
     """Parameters of one timestep embedder plus one label embedder of width ``hidden_size``.
 
     DiT has one pair, shared by every block. diffusers' ``DiTTransformer2DModel`` builds one pair
@@ -197,7 +202,10 @@ def embedder_parameters(hidden_size: int, num_classes: int = 1000, class_dropout
     """
     with meta_device():
         pair = nn.ModuleList(
-            [TimestepEmbedder(hidden_size), LabelEmbedder(num_classes, hidden_size, class_dropout_prob)]
+            [
+                TimestepEmbedder(hidden_size),
+                LabelEmbedder(num_classes, hidden_size, class_dropout_prob),
+            ]
         )
     return count_parameters(pair)
 

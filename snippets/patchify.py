@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 
+# --8<-- [start:patchify]
 def patchify(latent: torch.Tensor, patch_size: int) -> torch.Tensor:
     """Cut a batch of latents into non-overlapping square patches, one token per patch.
 
@@ -52,6 +53,9 @@ def patchify(latent: torch.Tensor, patch_size: int) -> torch.Tensor:
     if height % patch_size or width % patch_size:
         raise ValueError(f"latent {height}x{width} is not divisible by patch size {patch_size}")
     return rearrange(latent, "b c (h p) (w q) -> b (h w) (p q c)", p=patch_size, q=patch_size)
+
+
+# --8<-- [end:patchify]
 
 
 def unpatchify(
@@ -88,7 +92,9 @@ def unpatchify(
     if height is None and width is None:
         side = round(num_tokens**0.5)
         if side * side != num_tokens:
-            raise ValueError(f"{num_tokens} tokens do not form a square grid; pass height and width")
+            raise ValueError(
+                f"{num_tokens} tokens do not form a square grid; pass height and width"
+            )
         grid_h = grid_w = side
     else:
         if height is None or width is None:
@@ -97,7 +103,13 @@ def unpatchify(
     if grid_h * grid_w != num_tokens:
         raise ValueError(f"{num_tokens} tokens do not fill a {grid_h}x{grid_w} grid")
     return rearrange(
-        tokens, "b (h w) (p q c) -> b c (h p) (w q)", h=grid_h, w=grid_w, p=patch_size, q=patch_size, c=channels
+        tokens,
+        "b (h w) (p q c) -> b c (h p) (w q)",
+        h=grid_h,
+        w=grid_w,
+        p=patch_size,
+        q=patch_size,
+        c=channels,
     )
 
 
@@ -204,7 +216,8 @@ def get_2d_sincos_pos_embed(
     col_of_token = col_pos.repeat(rows)
     half = embed_dim // 2
     return torch.cat(
-        [get_1d_sincos_pos_embed(half, col_of_token), get_1d_sincos_pos_embed(half, row_of_token)], dim=1
+        [get_1d_sincos_pos_embed(half, col_of_token), get_1d_sincos_pos_embed(half, row_of_token)],
+        dim=1,
     )
 
 
@@ -238,7 +251,9 @@ class PatchEmbed(nn.Module):
         self.patch_size = patch_size
         self.grid_size = input_size // patch_size
         self.num_patches = num_patches(input_size, input_size, patch_size)
-        self.proj = nn.Conv2d(in_channels, hidden_size, kernel_size=patch_size, stride=patch_size, bias=True)
+        self.proj = nn.Conv2d(
+            in_channels, hidden_size, kernel_size=patch_size, stride=patch_size, bias=True
+        )
         pos_embed = get_2d_sincos_pos_embed(hidden_size, self.grid_size)
         self.register_buffer("pos_embed", pos_embed.unsqueeze(0), persistent=False)
 

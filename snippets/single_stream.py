@@ -27,6 +27,12 @@ Qwen3 language model's hidden states and ``cap_embedder``; no padding/masking of
 sequences; the adaLN and output layers start at zero as in DiT (so ``tanh(0) = 0`` gates make a
 fresh modulated block the identity); the timestep enters as ``1000 t`` with ``t = 1`` noise, where
 Z-Image feeds ``1 - t`` (its ``t = 1`` is the clean image).
+
+Names: the attributes are diffusers' (``ZImageTransformerBlock``) except the fused ``qkv`` and
+``proj`` of the attention; ``DIFFUSERS_NAMES`` maps a block's names to diffusers':
+
+    >>> DIFFUSERS_NAMES["attention.qkv"]
+    ('attention.to_q', 'attention.to_k', 'attention.to_v')
 """
 
 from __future__ import annotations
@@ -36,10 +42,35 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from snippets.attention import attention, record_attention  # noqa: F401 (doctests)
 from snippets.dit import TimestepEmbedder
+from snippets.initialization import init_dit_weights
 from snippets.patchify import PatchEmbed, unpatchify
 
-__all__ = ["SwiGLU", "SingleStreamAttention", "SingleStreamBlock", "SingleStreamFinalLayer", "SingleStreamDiT"]
+__all__ = [
+    "SwiGLU",
+    "SingleStreamAttention",
+    "SingleStreamBlock",
+    "SingleStreamFinalLayer",
+    "SingleStreamDiT",
+]
+
+DIFFUSERS_NAMES = {
+    "attention.qkv": ("attention.to_q", "attention.to_k", "attention.to_v"),
+    "attention.norm_q": "attention.norm_q",
+    "attention.norm_k": "attention.norm_k",
+    "attention.proj": "attention.to_out.0",
+    "feed_forward.w1": "feed_forward.w1",
+    "feed_forward.w2": "feed_forward.w2",
+    "feed_forward.w3": "feed_forward.w3",
+    "attention_norm1": "attention_norm1",
+    "attention_norm2": "attention_norm2",
+    "ffn_norm1": "ffn_norm1",
+    "ffn_norm2": "ffn_norm2",
+    "adaLN_modulation": "adaLN_modulation.0",
+}
+"""[`SingleStreamBlock`][snippets.single_stream.SingleStreamBlock] module names -> diffusers'
+``ZImageTransformerBlock`` (for [`snippets.naming.to_diffusers`][snippets.naming.to_diffusers])."""
 
 ADALN_EMBED_DIM = 256
 
@@ -70,8 +101,9 @@ class SingleStreamAttention(nn.Module):
 
     Examples:
         >>> attn = SingleStreamAttention(32, num_heads=4)
-        >>> out, probs = attn(torch.randn(2, 20, 32), return_attention=True)
-        >>> out.shape, probs.shape
+        >>> with record_attention() as probs:
+        ...     out = attn(torch.randn(2, 20, 32))
+        >>> out.shape, probs[0].shape
         (torch.Size([2, 20, 32]), torch.Size([2, 4, 20, 20]))
     """
 
@@ -85,17 +117,13 @@ class SingleStreamAttention(nn.Module):
         self.norm_k = nn.RMSNorm(dim // num_heads, eps=eps)
         self.proj = nn.Linear(dim, dim, bias=False)
 
-    def forward(self, x: torch.Tensor, return_attention: bool = False):
-        """``[B, L, D]`` -> ``[B, L, D]`` (and ``[B, heads, L, L]`` probabilities if asked)."""
-        q, k, v = rearrange(self.qkv(x), "b l (three h d) -> three b h l d", three=3, h=self.num_heads)
-        q, k = self.norm_q(q), self.norm_k(k)
-        if return_attention:
-            probs = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
-            out = probs @ v
-        else:
-            probs, out = None, F.scaled_dot_product_attention(q, k, v)
-        out = self.proj(rearrange(out, "b h l d -> b l (h d)"))
-        return (out, probs) if return_attention else out
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, L, D]`` -> ``[B, L, D]``."""
+        q, k, v = rearrange(
+            self.qkv(x), "b l (three h d) -> three b h l d", three=3, h=self.num_heads
+        )
+        q, k = self.norm_q(q), self.norm_k(k)  # QK-norm: bounded logits at any width
+        return self.proj(rearrange(attention(q, k, v), "b h l d -> b l (h d)"))
 
 
 class SingleStreamBlock(nn.Module):
@@ -124,11 +152,21 @@ class SingleStreamBlock(nn.Module):
         torch.Size([2, 20, 32])
     """
 
-    def __init__(self, dim: int, num_heads: int, modulation: bool = True, adaln_dim: int | None = None, eps: float = 1e-5):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        modulation: bool = True,
+        adaln_dim: int | None = None,
+        eps: float = 1e-5,
+    ):
         super().__init__()
         self.attention = SingleStreamAttention(dim, num_heads, eps)
         self.feed_forward = SwiGLU(dim)
-        self.attention_norm1, self.attention_norm2 = nn.RMSNorm(dim, eps=eps), nn.RMSNorm(dim, eps=eps)
+        self.attention_norm1, self.attention_norm2 = (
+            nn.RMSNorm(dim, eps=eps),
+            nn.RMSNorm(dim, eps=eps),
+        )
         self.ffn_norm1, self.ffn_norm2 = nn.RMSNorm(dim, eps=eps), nn.RMSNorm(dim, eps=eps)
         self.modulation = modulation
         if modulation:
@@ -136,19 +174,23 @@ class SingleStreamBlock(nn.Module):
             nn.init.zeros_(self.adaLN_modulation.weight)
             nn.init.zeros_(self.adaLN_modulation.bias)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, return_attention: bool = False):
+    # --8<-- [start:single-stream-block-forward]
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """``x [B, L, D]``, ``c [B, adaln_dim]`` (modulated blocks only) -> ``[B, L, D]``."""
         if self.modulation:
-            scale_msa, gate_msa, scale_mlp, gate_mlp = self.adaLN_modulation(c).unsqueeze(1).chunk(4, dim=2)
+            scale_msa, gate_msa, scale_mlp, gate_mlp = (
+                self.adaLN_modulation(c).unsqueeze(1).chunk(4, dim=2)
+            )
             scale_msa, scale_mlp = 1 + scale_msa, 1 + scale_mlp
             gate_msa, gate_mlp = gate_msa.tanh(), gate_mlp.tanh()
         else:
             scale_msa = gate_msa = scale_mlp = gate_mlp = 1.0
-        attn = self.attention(self.attention_norm1(x) * scale_msa, return_attention)
-        attn, probs = attn if return_attention else (attn, None)
+        attn = self.attention(self.attention_norm1(x) * scale_msa)
         x = x + gate_msa * self.attention_norm2(attn)
         x = x + gate_mlp * self.ffn_norm2(self.feed_forward(self.ffn_norm1(x) * scale_mlp))
-        return (x, probs) if return_attention else x
+        return x
+
+    # --8<-- [end:single-stream-block-forward]
 
 
 class SingleStreamFinalLayer(nn.Module):
@@ -194,9 +236,10 @@ class SingleStreamDiT(nn.Module):
         >>> x, t, ids = torch.randn(3, 1, 8, 8), torch.rand(3), torch.randint(0, 19, (3, 4))
         >>> model(x, t, ids).shape
         torch.Size([3, 1, 8, 8])
-        >>> _, probs = model(x, t, ids, return_attention=True)
-        >>> len(probs), probs[0].shape             # main blocks only: [B, heads, 16 + 4, 16 + 4]
-        (2, torch.Size([3, 4, 20, 20]))
+        >>> with record_attention() as probs:
+        ...     _ = model(x, t, ids)
+        >>> [p.shape[-1] for p in probs]   # 1 image refiner (16), 1 text refiner (4), 2 main (16 + 4)
+        [16, 4, 20, 20]
     """
 
     def __init__(
@@ -219,40 +262,34 @@ class SingleStreamDiT(nn.Module):
         self.token_embedding = nn.Embedding(vocab_size, hidden_size)
         self.text_pos = nn.Parameter(torch.zeros(1, max_text_len, hidden_size))
         self.noise_refiner = nn.ModuleList(
-            [SingleStreamBlock(hidden_size, num_heads, True, adaln_dim) for _ in range(n_refiner_layers)]
+            [
+                SingleStreamBlock(hidden_size, num_heads, True, adaln_dim)
+                for _ in range(n_refiner_layers)
+            ]
         )
         self.context_refiner = nn.ModuleList(
             [SingleStreamBlock(hidden_size, num_heads, False) for _ in range(n_refiner_layers)]
         )
-        self.layers = nn.ModuleList([SingleStreamBlock(hidden_size, num_heads, True, adaln_dim) for _ in range(depth)])
+        self.layers = nn.ModuleList(
+            [SingleStreamBlock(hidden_size, num_heads, True, adaln_dim) for _ in range(depth)]
+        )
         self.final_layer = SingleStreamFinalLayer(hidden_size, patch_size, in_channels, adaln_dim)
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
-        """Xavier-uniform linears, N(0, 0.02) embeddings, adaLN and output layers at zero."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-        proj = self.x_embedder.proj
-        nn.init.xavier_uniform_(proj.weight.view(proj.weight.shape[0], -1))
-        nn.init.zeros_(proj.bias)
-        nn.init.normal_(self.token_embedding.weight, std=0.02)
-        nn.init.normal_(self.text_pos, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        """DiT's recipe ([`init_dit_weights`][snippets.initialization.init_dit_weights]); every
+        modulated block's adaLN and the output layer start at zero."""
         zero = [b.adaLN_modulation for b in (*self.noise_refiner, *self.layers)]
         zero += [self.final_layer.adaLN_modulation[-1], self.final_layer.linear]
-        for layer in zero:
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        normal = [self.token_embedding.weight, self.text_pos]
+        normal += [self.t_embedder.mlp[0].weight, self.t_embedder.mlp[2].weight]
+        init_dit_weights(self, patch_proj=self.x_embedder.proj, normal=normal, zero=zero)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, return_attention: bool = False):
+    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """``x [B, C, H, W]``, ``t [B]`` in ``[0, 1]``, ``ids [B, T]`` -> velocity ``[B, C, H, W]``.
 
-        With ``return_attention`` also returns each main block's ``[B, heads, N+T, N+T]``
-        attention probabilities (image first).
+        Under [`record_attention`][snippets.attention.record_attention] the refiners record
+        their maps first, then each main block its ``[B, heads, N+T, N+T]`` map (image first).
         """
         height, width = x.shape[-2:]
         c = self.t_embedder(t * 1000)  # [B, adaln_dim]: the timestep only
@@ -264,13 +301,8 @@ class SingleStreamDiT(nn.Module):
             txt = block(txt)
         n_img = img.shape[1]
         seq = torch.cat([img, txt], dim=1)  # [B, N + T, D]: one stream from here on
-        maps = []
         for block in self.layers:
-            if return_attention:
-                seq, probs = block(seq, c, return_attention=True)
-                maps.append(probs)
-            else:
-                seq = block(seq, c)
+            seq = block(seq, c)
         patches = self.final_layer(seq[:, :n_img], c)
         out = unpatchify(patches, self.patch_size, self.in_channels, height, width)
-        return (out, maps) if return_attention else out
+        return out

@@ -2,7 +2,7 @@
 
 ``built_site`` builds the whole site once per test session with README line 1's command
 (``mkdocs build --strict``) into a temporary folder. The artifact pipeline runs inside that
-build (``snippets/mkdocs_hooks.py``, on_pre_build), so this is where producers and notebooks
+build (``sitetools/mkdocs_hooks.py``, on_pre_build), so this is where producers and notebooks
 execute during a test run; whatever is cached in ``docs/generated/`` is reused.
 
 ``site_url`` serves that folder with http.server on 127.0.0.1. The port is chosen before the
@@ -26,7 +26,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
 from site_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, mkdocs_build
 
 
@@ -52,8 +51,10 @@ def _site_server():
     prebuilt = os.environ.get("SNIPPETS_SITE_DIR")
     port = _sitemap_port(Path(prebuilt)) if prebuilt else 0
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _QuietHandler)
+    server.serving = False
     yield server
-    server.shutdown()
+    if server.serving:  # shutdown() waits for serve_forever, forever if it never started
+        server.shutdown()
     server.server_close()
 
 
@@ -84,6 +85,7 @@ def site_url(built_site, _site_server) -> str:
     """Base URL of the built site, served on 127.0.0.1 from a background thread."""
     _site_server.RequestHandlerClass = functools.partial(_QuietHandler, directory=str(built_site))
     threading.Thread(target=_site_server.serve_forever, daemon=True).start()
+    _site_server.serving = True
     return f"http://127.0.0.1:{_site_server.server_address[1]}/"
 
 

@@ -30,8 +30,15 @@ def mkdocs_build(config_file: Path, site_dir: Path, *, env: dict | None = None):
     full_env = dict(os.environ, NO_MKDOCS_2_WARNING="1", **(env or {}))
     return subprocess.run(
         [
-            sys.executable, "-m", "mkdocs", "build", "--strict",
-            "--config-file", str(config_file), "--site-dir", str(site_dir),
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(config_file),
+            "--site-dir",
+            str(site_dir),
         ],
         cwd=config_file.parent,
         env=full_env,

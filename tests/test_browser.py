@@ -160,8 +160,12 @@ def test_page_loads_cleanly(visit, path):
     """No console error, no failed request, nothing from another origin, math rendered."""
     page_visit = visit(path)
     problems = list(dict.fromkeys(page_visit.problems))
-    problems += [f"math not rendered by KaTeX: {tex}" for tex in page_visit.page.evaluate(UNRENDERED_MATH)]
-    problems += [f"image without alt text: {src}" for src in page_visit.page.evaluate(IMAGES_WITHOUT_ALT)]
+    problems += [
+        f"math not rendered by KaTeX: {tex}" for tex in page_visit.page.evaluate(UNRENDERED_MATH)
+    ]
+    problems += [
+        f"image without alt text: {src}" for src in page_visit.page.evaluate(IMAGES_WITHOUT_ALT)
+    ]
     assert not problems, report(path, problems)
 
 
@@ -194,7 +198,8 @@ def test_math_renders_after_instant_navigation(visit, built_site, site_url):
         "will not navigate instantly; build it with SNIPPETS_SITE_URL set to the served address"
     )
     math_pages = [
-        path for path in PAGES
+        path
+        for path in PAGES
         if 'class="arithmatex"' in (built_site / path / "index.html").read_text(encoding="utf-8")
     ]
     assert math_pages, "no page of the site contains math; this test needs one"
@@ -217,5 +222,7 @@ def test_math_renders_after_instant_navigation(visit, built_site, site_url):
         f"clicking /{target} from /{start} reloaded the page: instant navigation is off"
     )
     unrendered = page.evaluate(UNRENDERED_MATH)
-    assert not unrendered, report(target, [f"math not rendered after navigation: {tex}" for tex in unrendered])
+    assert not unrendered, report(
+        target, [f"math not rendered after navigation: {tex}" for tex in unrendered]
+    )
     assert not page_visit.problems, report(target, page_visit.problems)

@@ -1,4 +1,4 @@
-"""The artifact pipeline (snippets/build.py): cache keys, staleness, atomic output, manifest.
+"""The artifact pipeline (sitetools/pipeline/): cache keys, staleness, atomic output, manifest.
 
 Producers under test live in a throwaway package written into ``tmp_path`` (a fresh name per
 test), never in ``docs/generated``: every build here gets ``root=tmp_path / "generated"``.
@@ -6,7 +6,6 @@ test), never in ``docs/generated``: every build here gets ``root=tmp_path / "gen
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
 import json
@@ -23,12 +22,13 @@ from pathlib import Path
 import markdown
 import pytest
 
-from snippets import build
+from sitetools import pipeline as build
+from sitetools.pipeline import keys, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
 UPSTREAM = """\
-from snippets.build import producer
+from sitetools.pipeline import producer
 from {pkg} import helper
 
 
@@ -43,7 +43,7 @@ import json
 import matplotlib.pyplot as plt
 import torch
 
-from snippets.build import producer
+from sitetools.pipeline import producer
 
 
 @producer("beta", needs=["alpha"], seed=7)
@@ -62,7 +62,7 @@ import os
 import time
 from pathlib import Path
 
-from snippets.build import producer
+from sitetools.pipeline import producer
 
 
 @producer("first")
@@ -100,7 +100,7 @@ class Package:
         # Rewritten sources must be re-read, not served from a same-second .pyc.
         monkeypatch.setattr(sys, "dont_write_bytecode", True)
         # Registrations made by this test's modules disappear with it.
-        monkeypatch.setattr(build, "_REGISTERED", list(build._REGISTERED))
+        monkeypatch.setattr(registry, "_REGISTERED", list(registry._REGISTERED))
         self.monkeypatch = monkeypatch
 
     def module(self, short: str) -> str:
@@ -132,10 +132,26 @@ class Package:
             "PYTHONDONTWRITEBYTECODE": "1",
             **(env or {}),
         }
-        command = [sys.executable, "-m", "snippets.build", "--root", str(self.root),
-                   "--notebooks", str(self.base / "no-notebooks"), "--device", "cpu", *args]
-        return subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, **kwargs)
+        command = [
+            sys.executable,
+            "-m",
+            "sitetools.pipeline",
+            "--root",
+            str(self.root),
+            "--notebooks",
+            str(self.base / "no-notebooks"),
+            "--device",
+            "cpu",
+            *args,
+        ]
+        return subprocess.Popen(
+            command,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            **kwargs,
+        )
 
     def run_cli(self, *args: str, env: dict | None = None) -> str:
         process = self.cli(*args, env=env)
@@ -156,7 +172,8 @@ def manifest(root: Path) -> dict:
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     return {
         p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -164,7 +181,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
 
 
 def test_second_run_executes_nothing_and_writes_nothing(pkg, caplog):
-    caplog.set_level("INFO", logger="snippets.build")
+    caplog.set_level("INFO", logger="sitetools.pipeline")
     first = pkg.build()
     assert first.executed == ["alpha", "beta"]
     before = snapshot(pkg.root)
@@ -182,13 +199,13 @@ def test_cli_lists_builds_and_then_finds_everything_fresh(pkg):
     assert "fresh  alpha" in listing
     assert "stale  beta" in listing and "(never built)" in listing
     cold = pkg.run_cli("--modules", *pkg.modules)  # pkg.cli passes --device cpu
-    assert "snippets.build: built beta" in cold
+    assert "sitetools.pipeline: built beta" in cold
     assert "built alpha" not in cold
     assert manifest(pkg.root)["beta"]["profile"] == "cpu"
     # A new interpreter has a new hash seed: keys must not depend on set or dict order.
     warm = pkg.run_cli("--modules", *pkg.modules)
     assert warm.strip().splitlines()[-1] == (
-        "snippets.build: 2 artifacts up to date, nothing to execute"
+        "sitetools.pipeline: 2 artifacts up to date, nothing to execute"
     )
 
 
@@ -197,7 +214,10 @@ def test_outputs_and_dependency_input(pkg):
     alpha = json.loads((pkg.root / "alpha" / "alpha.json").read_text())
     assert alpha == {"n": 3 * 2, "profile": "cpu"}
     assert sorted(p.name for p in (pkg.root / "beta").iterdir()) == [
-        "noise.json", "noise.md", "noise.png", "table.md",
+        "noise.json",
+        "noise.md",
+        "noise.png",
+        "table.md",
     ]
     assert (pkg.root / "beta" / "table.md").read_text() == "| n |\n|---|\n| 6 |\n"
     assert not (pkg.root / ".tmp").exists()
@@ -262,15 +282,27 @@ def test_changed_imported_module_makes_the_producer_stale(pkg):
     assert plan["alpha"].reason == "inputs changed"
     assert plan["beta"].reason == "inputs changed"  # propagated through needs
     helper = pkg.dir / "helper.py"
-    assert plan["alpha"].inputs["modules"][pkg.module("helper")] == hashlib.sha256(
-        helper.read_bytes()).hexdigest()
+    assert plan["alpha"].inputs["modules"][pkg.module("helper")] == build.code_digest(
+        helper.read_text()
+    )
 
 
 def test_transitive_imports_are_tracked(pkg):
     pkg.write("helper", f"from {pkg.name}.deeper import SCALE\n")
     pkg.write("deeper", "SCALE = 2\n")
     pkg.build()
-    pkg.write("deeper", "SCALE = 2  # a comment is a change of source\n")
+    pkg.write("deeper", "SCALE = 3\n")
+    assert pkg.plan()["alpha"].reason == "inputs changed"
+
+
+def test_comments_docstrings_and_layout_are_not_inputs(pkg):
+    pkg.write("helper", "SCALE = 2\n")
+    pkg.build()
+    pkg.write(
+        "helper", '"""The scale of alpha."""\n\n# why two: see the lesson\nSCALE = (\n    2\n)\n'
+    )
+    assert not any(item.stale for item in pkg.plan().values())
+    pkg.write("helper", "SCALE = 2.0\n")  # a different constant is a different program
     assert pkg.plan()["alpha"].reason == "inputs changed"
 
 
@@ -299,12 +331,13 @@ def test_missing_output_file_makes_the_artifact_stale(pkg):
     assert pkg.build().executed == ["beta"]
 
 
-def test_build_tooling_is_not_an_input_but_its_output_format_is(pkg, monkeypatch):
-    # Producers import snippets.build; editing the pipeline must not re-run every producer.
+def test_pipeline_code_is_not_an_input_but_its_file_writers_are(pkg, monkeypatch):
+    # Producers import sitetools.pipeline; editing the pipeline must not re-run every producer.
     plan = pkg.plan()
-    assert "snippets.build" not in plan["alpha"].inputs["modules"]
+    assert not any(m.startswith("sitetools") for m in plan["alpha"].inputs["modules"])
     assert pkg.module("upstream") in plan["alpha"].inputs["modules"]
-    monkeypatch.setattr(build, "OUTPUT_FORMAT", build.OUTPUT_FORMAT + 1)
+    # The writers' code (PNG settings, fragment markup) is: other writer code, other key.
+    monkeypatch.setattr(keys, "WRITER_MODULE", "sitetools.pipeline.store")
     assert pkg.plan()["alpha"].key != plan["alpha"].key
 
 
@@ -331,8 +364,7 @@ def test_manifest_records_provenance(pkg):
     for library in ("torch", "diffusers", "transformers", "numpy", "matplotlib", "scikit-learn"):
         assert versions[library] == importlib.metadata.version(library)
     downstream = pkg.dir / "downstream.py"
-    assert beta["modules"][pkg.module("downstream")] == hashlib.sha256(
-        downstream.read_bytes()).hexdigest()
+    assert beta["modules"][pkg.module("downstream")] == build.code_digest(downstream.read_text())
     assert entries["alpha"]["params"] == {"n": 3}
 
 
@@ -385,14 +417,17 @@ def test_killed_build_leaves_no_partial_artifact_and_next_build_completes(pkg, t
 
 
 def test_failing_producer_leaves_nothing_behind(pkg):
-    pkg.write("broken", textwrap.dedent("""\
-        from snippets.build import producer
+    pkg.write(
+        "broken",
+        textwrap.dedent("""\
+        from sitetools.pipeline import producer
 
         @producer("broken")
         def broken(ctx):
             ctx.save_json({}, "half.json")
             raise RuntimeError("boom")
-        """))
+        """),
+    )
     with pytest.raises(build.BuildError, match=r"broken .*boom"):
         pkg.build(modules=[pkg.module("broken")])
     assert not (pkg.root / "broken").exists()
@@ -431,14 +466,17 @@ def test_figures_require_alt_text(tmp_path, alt):
 
 
 def test_build_fails_on_a_figure_without_alt_text(pkg):
-    pkg.write("noalt", textwrap.dedent("""\
+    pkg.write(
+        "noalt",
+        textwrap.dedent("""\
         import matplotlib.pyplot as plt
-        from snippets.build import producer
+        from sitetools.pipeline import producer
 
         @producer("noalt")
         def noalt(ctx):
             ctx.save_figure(plt.figure(), "x.png", alt="")
-        """))
+        """),
+    )
     with pytest.raises(build.BuildError, match="alt text"):
         pkg.build(modules=[pkg.module("noalt")])
     assert not (pkg.root / "noalt").exists()
@@ -503,23 +541,29 @@ def test_producer_arguments_are_validated():
 
 
 def test_bad_dependencies_are_reported(pkg):
-    pkg.write("deps", textwrap.dedent("""\
-        from snippets.build import producer
+    pkg.write(
+        "deps",
+        textwrap.dedent("""\
+        from sitetools.pipeline import producer
 
         @producer("loop-a", needs=["loop-b"])
         def a(ctx): pass
 
         @producer("loop-b", needs=["loop-a"])
         def b(ctx): pass
-        """))
+        """),
+    )
     with pytest.raises(build.BuildError, match="cycle: loop-a -> loop-b -> loop-a"):
         build.discover([pkg.module("deps")], notebooks=None)
-    pkg.write("orphan", textwrap.dedent("""\
-        from snippets.build import producer
+    pkg.write(
+        "orphan",
+        textwrap.dedent("""\
+        from sitetools.pipeline import producer
 
         @producer("orphan", needs=["nowhere"])
         def orphan(ctx): pass
-        """))
+        """),
+    )
     with pytest.raises(build.BuildError, match="needs 'nowhere'"):
         build.discover([pkg.module("orphan")], notebooks=None)
     pkg.write("twin", UPSTREAM.format(pkg=pkg.name, params={"n": 1}))
@@ -536,7 +580,8 @@ def test_producer_modules_can_be_overridden_by_environment(monkeypatch):
     monkeypatch.setenv(build.MODULES_ENV, "a.b, c")
     assert build.producer_modules() == ("a.b", "c")
     monkeypatch.delenv(build.MODULES_ENV)
-    assert build.producer_modules() == build.PRODUCER_MODULES
+    assert build.producer_modules() == build.all_producer_modules()
+    assert "artifacts.digits.models" in build.all_producer_modules()
 
 
 # --------------------------------------------------------------------------- device
@@ -571,5 +616,51 @@ def test_unavailable_device_flag_fails_cleanly(pkg):
     process = pkg.cli("--modules", *pkg.modules, "--device", bad)
     output, _ = process.communicate(timeout=300)
     assert process.returncode != 0
-    assert "snippets.build: ERROR:" in output
+    assert "sitetools.pipeline: ERROR:" in output
     assert not pkg.root.exists() or not (pkg.root / "manifest.json").exists()
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def test_a_subset_run_keeps_every_other_artifact(pkg, monkeypatch):
+    pkg.build()
+    before = snapshot(pkg.root / "beta")
+    # Only alpha's module this time, by argument and by the environment override.
+    pkg.build(modules=[pkg.module("upstream")], force=True)
+    monkeypatch.setenv(build.MODULES_ENV, pkg.module("upstream"))
+    build.build(root=pkg.root, notebooks=None, device="cpu")
+    assert sorted(manifest(pkg.root)) == ["alpha", "beta"]
+    assert snapshot(pkg.root / "beta") == before
+    # A producer that its module no longer defines is pruned, by a run that imports the module
+    # (a fresh process, as every build is).
+    monkeypatch.delenv(build.MODULES_ENV)
+    pkg.write("downstream", "X = 1\n")
+    output = pkg.run_cli("--modules", *pkg.modules)
+    assert "removed beta: no producer or notebook defines it any more" in output
+    assert sorted(manifest(pkg.root)) == ["alpha"]
+    assert not (pkg.root / "beta").exists()
+
+
+def test_a_run_over_another_notebooks_folder_keeps_the_executed_notebooks(pkg, tmp_path):
+    pkg.build()
+    entries = json.loads((pkg.root / "manifest.json").read_text())
+    entries["artifacts"]["notebook-demo"] = {
+        "kind": "notebook",
+        "origin": str(tmp_path / "nb" / "demo.ipynb"),
+        "path": "notebooks/demo.ipynb",
+        "key": "k",
+    }
+    (pkg.root / "manifest.json").write_text(json.dumps(entries))
+    (pkg.root / "notebooks").mkdir()
+    (pkg.root / "notebooks" / "demo.ipynb").write_text("{}")
+    elsewhere = tmp_path / "other-notebooks"
+    elsewhere.mkdir()
+    build.build(root=pkg.root, notebooks=elsewhere, device="cpu", modules=pkg.modules)
+    assert "notebook-demo" in manifest(pkg.root)
+    assert (pkg.root / "notebooks" / "demo.ipynb").is_file()
+
+
+def test_manifest_is_readable_by_others(pkg):
+    pkg.build()
+    assert (pkg.root / "manifest.json").stat().st_mode & 0o777 == 0o644

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from snippets.digits import (
+from snippets.digits.data import (
     CLASS_NAMES,
     PROMPT_TEMPLATES,
     build_tokenizer,
@@ -33,14 +33,23 @@ def test_tokenizer_round_trips_every_prompt():
     assert tok.decode(tok.encode("A HANDWRITTEN Seven")) == "a handwritten seven"  # lower-cased
     assert tok.encode("a handwritten giraffe")[2] == tok.unk_id
     assert len(tok.encode("one two three four five six seven")) == tok.max_length  # truncated
-    words = {w for k in range(len(PROMPT_TEMPLATES)) for n in CLASS_NAMES for w in PROMPT_TEMPLATES[k].format(n).split()}
+    words = {
+        w
+        for k in range(len(PROMPT_TEMPLATES))
+        for n in CLASS_NAMES
+        for w in PROMPT_TEMPLATES[k].format(n).split()
+    }
     assert set(tok.vocab) == words | {"<pad>", "<unk>"}
 
 
 def test_prompt_ids_pick_template_and_class():
     tok = build_tokenizer()
     ids = prompt_ids(torch.tensor([3, 3, 9]), tok, templates=torch.tensor([0, 1, 2]))
-    assert [tok.decode(r) for r in ids] == ["a handwritten three", "the digit three", "nine written by hand"]
+    assert [tok.decode(r) for r in ids] == [
+        "a handwritten three",
+        "the digit three",
+        "nine written by hand",
+    ]
 
 
 def test_split_is_fixed_disjoint_and_scaled():
@@ -106,9 +115,13 @@ def test_perfect_generator_scores_the_classifier_accuracy_and_the_yardstick():
 def test_metrics_separate_bad_generators_from_real_digits():
     ev = default_evaluator()
     split = ev.split
-    means = torch.stack([split.train_x[split.train_y == c].mean(0) for c in range(10)])[split.test_y]
+    means = torch.stack([split.train_x[split.train_y == c].mean(0) for c in range(10)])[
+        split.test_y
+    ]
     noise = torch.randn(split.test_x.shape, generator=torch.Generator().manual_seed(0))
-    wrong = split.test_x[torch.randperm(split.test_x.shape[0], generator=torch.Generator().manual_seed(0))]
+    wrong = split.test_x[
+        torch.randperm(split.test_x.shape[0], generator=torch.Generator().manual_seed(0))
+    ]
     assert ev.fd(means) > 10 * ev.yardstick  # class averages: recognisable but no variety
     assert ev.agreement(means, split.test_y) >= 0.9
     assert ev.fd(noise) > 50 * ev.yardstick

@@ -69,7 +69,9 @@ def test_timestep_embedding_formula():
     emb = timestep_embedding(t, 6, max_period=100)
     freqs = [100 ** (-i / 3) for i in range(3)]
     for n, tn in enumerate(t.tolist()):
-        expected = [torch.cos(torch.tensor(tn * f)) for f in freqs] + [torch.sin(torch.tensor(tn * f)) for f in freqs]
+        expected = [torch.cos(torch.tensor(tn * f)) for f in freqs] + [
+            torch.sin(torch.tensor(tn * f)) for f in freqs
+        ]
         assert torch.allclose(emb[n], torch.stack(expected), atol=1e-5)
     assert timestep_embedding(t, 7).shape == (2, 7)
 
@@ -87,7 +89,15 @@ def test_label_dropout_only_in_training():
 
 def small_dit(**kw):
     torch.manual_seed(0)
-    args = dict(input_size=8, patch_size=2, in_channels=4, hidden_size=32, depth=2, num_heads=4, num_classes=10)
+    args = dict(
+        input_size=8,
+        patch_size=2,
+        in_channels=4,
+        hidden_size=32,
+        depth=2,
+        num_heads=4,
+        num_classes=10,
+    )
     args.update(kw)
     return DiT(**args)
 
@@ -130,7 +140,9 @@ def test_forward_with_cfg():
     cond, uncond = model(x, t, y), model(x, t, torch.full_like(y, 10))
     assert torch.allclose(model.forward_with_cfg(x, t, y, 1.0), cond, atol=1e-6)
     guided = model.forward_with_cfg(x, t, y, 4.0)
-    assert torch.allclose(guided[:, :4], uncond[:, :4] + 4.0 * (cond[:, :4] - uncond[:, :4]), atol=1e-5)
+    assert torch.allclose(
+        guided[:, :4], uncond[:, :4] + 4.0 * (cond[:, :4] - uncond[:, :4]), atol=1e-5
+    )
     assert torch.allclose(guided[:, 4:], cond[:, 4:], atol=1e-6)
 
 
@@ -139,7 +151,9 @@ def test_final_layer_zero():
     assert out.shape == (1, 4, 12) and not out.any()
 
 
-def dit_parameters_by_formula(depth, D, p, C=4, classes=1000, freq=256, learn_sigma=True, mlp_ratio=4):
+def dit_parameters_by_formula(
+    depth, D, p, C=4, classes=1000, freq=256, learn_sigma=True, mlp_ratio=4
+):
     """An independent count of DiT's parameters, layer by layer (weights + biases)."""
     out_channels = 2 * C if learn_sigma else C
     hidden = mlp_ratio * D
@@ -175,12 +189,19 @@ def test_dit_xl_2_meta_forward_trace():
     x = torch.empty(2, 4, 32, 32, device="meta")
     tokens = model.x_embedder(x)
     assert tokens.shape == (2, 256, 1152)
-    c = model.condition(torch.empty(2, device="meta"), torch.zeros(2, dtype=torch.long, device="meta"))
+    c = model.condition(
+        torch.empty(2, device="meta"), torch.zeros(2, dtype=torch.long, device="meta")
+    )
     assert c.shape == (2, 1152)
     assert model.blocks[0](tokens, c).shape == (2, 256, 1152)
     assert model.final_layer(tokens, c).shape == (2, 256, 2 * 2 * 8)
-    assert model(x, torch.empty(2, device="meta"), torch.zeros(2, dtype=torch.long, device="meta")).shape == (
-        2, 8, 32, 32,
+    assert model(
+        x, torch.empty(2, device="meta"), torch.zeros(2, dtype=torch.long, device="meta")
+    ).shape == (
+        2,
+        8,
+        32,
+        32,
     )
 
 
@@ -189,30 +210,3 @@ def test_configs_are_the_twelve_models():
     assert DIT_CONFIGS["DiT-S/8"] == dict(depth=12, hidden_size=384, num_heads=6, patch_size=8)
     with pytest.raises(KeyError):
         build_dit("DiT-M/2")
-
-
-def test_figure_producers_write_their_files(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from snippets import figures
-    from snippets.build import Context
-
-    expected = {
-        figures.dit_patchify_figure: {"patchify.png"},
-        figures.dit_patch_cost_figure: {"patch-cost.png", "patch-size-table.md", "patch-size-table.json"},
-        figures.dit_scaling_figure: {"scaling.png", "dit-family.md", "dit-family.json", "dit-gflops.md"},
-    }
-    for func, files in expected.items():
-        out = tmp_path / func.__name__
-        out.mkdir()
-        ctx = Context(func.__name__, out, torch.device("cpu"), "cpu", 0, root=tmp_path)
-        func(ctx)
-        assert {p.name for p in out.iterdir()} == files
-        for figure in ctx.figures:
-            assert len(figure.alt) > 80 and figure.caption
-            assert (out / figure.filename).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    table = (tmp_path / "dit_patch_cost_figure" / "patch-size-table.md").read_text()
-    assert "| 2 | 32 × 32 | 1,024 | 16 |" in table and "256×" in table
-    family = (tmp_path / "dit_scaling_figure" / "dit-family.md").read_text()
-    assert "DiT-XL/2" in family and len(family.strip().splitlines()) == 2 + 4  # header, rule, 4 sizes

@@ -1,15 +1,16 @@
-"""The tiny digit generators: blocks, training smoke tests, determinism, sampling (snippets.training)."""
+"""The tiny digit generators: blocks, training smoke tests, determinism, sampling (snippets.digits.training)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from numerics import assert_same_function
 from torch import nn
 
-from snippets.mmdit import MMDiT, MMDiTBlock
-from snippets.single_stream import SingleStreamBlock, SingleStreamDiT
-from snippets.studies import parameter_groups
-from snippets.training import (
+from snippets import attention
+from snippets.attention import record_attention
+from snippets.digits.evaluation import parameter_groups
+from snippets.digits.training import (
     KINDS,
     TRAIN_PARAMS,
     Conditioner,
@@ -21,6 +22,11 @@ from snippets.training import (
     save_trained,
     train_generator,
 )
+from snippets.mmdit import DIFFUSERS_NAMES as MMDIT_NAMES
+from snippets.mmdit import MMDiT, MMDiTBlock
+from snippets.naming import to_diffusers
+from snippets.single_stream import DIFFUSERS_NAMES as SINGLE_STREAM_NAMES
+from snippets.single_stream import SingleStreamBlock, SingleStreamDiT
 
 TINY = dict(hidden_size=32, depth=2, num_heads=4, batch_size=16)
 
@@ -114,22 +120,7 @@ def test_mmdit_block_matches_diffusers_joint_transformer_block():
     _randomize(ours, seed=1)
     theirs = JointTransformerBlock(dim, heads, dim // heads, context_pre_only=False)
 
-    def copy(dst: nn.Linear, weight, bias):
-        dst.weight.data.copy_(weight)
-        dst.bias.data.copy_(bias)
-
-    with torch.no_grad():
-        copy(theirs.norm1.linear, ours.img_mod[1].weight, ours.img_mod[1].bias)
-        copy(theirs.norm1_context.linear, ours.txt_mod[1].weight, ours.txt_mod[1].bias)
-        for prefix, qkv in (("to_", ours.attn.img_qkv), ("add_", ours.attn.txt_qkv)):
-            for name, w, b in zip("qkv", qkv.weight.chunk(3), qkv.bias.chunk(3)):
-                layer = getattr(theirs.attn, f"{prefix}{name}" if prefix == "to_" else f"add_{name}_proj")
-                copy(layer, w, b)
-        copy(theirs.attn.to_out[0], ours.attn.img_proj.weight, ours.attn.img_proj.bias)
-        copy(theirs.attn.to_add_out, ours.attn.txt_proj.weight, ours.attn.txt_proj.bias)
-        for ff, mlp in ((theirs.ff, ours.img_mlp), (theirs.ff_context, ours.txt_mlp)):
-            copy(ff.net[0].proj, mlp.fc1.weight, mlp.fc1.bias)
-            copy(ff.net[2], mlp.fc2.weight, mlp.fc2.bias)
+    theirs.load_state_dict(to_diffusers(ours.state_dict(), MMDIT_NAMES), strict=True)
     n_ours = sum(p.numel() for p in ours.parameters())
     assert n_ours == sum(p.numel() for p in theirs.parameters())
 
@@ -137,26 +128,30 @@ def test_mmdit_block_matches_diffusers_joint_transformer_block():
     img, txt, c = (torch.randn(s, generator=g) for s in ((2, 16, dim), (2, 5, dim), (2, dim)))
     out_img, out_txt = ours(img, txt, c)
     ref_txt, ref_img = theirs(hidden_states=img, encoder_hidden_states=txt, temb=c)
-    assert (out_img - ref_img).abs().max().item() <= 1e-5
-    assert (out_txt - ref_txt).abs().max().item() <= 1e-5
+    assert_same_function(out_img, ref_img)
+    assert_same_function(out_txt, ref_txt)
 
 
 def test_attention_maps_are_distributions_over_text_and_image():
     model = MMDiT(hidden_size=32, depth=2, num_heads=4)
     _randomize(model)
-    out, maps = model(torch.randn(2, 1, 8, 8), torch.rand(2), torch.randint(0, 19, (2, 4)), return_attention=True)
-    plain = model(torch.randn(2, 1, 8, 8), torch.rand(2), torch.randint(0, 19, (2, 4)))
-    assert out.shape == plain.shape
+    args = (torch.randn(2, 1, 8, 8), torch.rand(2), torch.randint(0, 19, (2, 4)))
+    with record_attention() as maps:
+        out = model(*args)
+    assert torch.allclose(out, model(*args), atol=1e-5)  # recording does not change the output
     assert len(maps) == 2 and maps[0].shape == (2, 4, 20, 20)
     assert torch.allclose(maps[0].sum(-1), torch.ones(2, 4, 20), atol=1e-5)
+    assert not attention._recorders  # the recorder is gone after the block
 
 
 def test_explicit_attention_equals_fused_kernel():
     model = SingleStreamDiT(hidden_size=32, depth=2, num_heads=4)
     _randomize(model)
     args = (torch.randn(2, 1, 8, 8), torch.rand(2), torch.randint(0, 19, (2, 4)))
-    with_maps, _ = model(*args, return_attention=True)
-    assert torch.allclose(with_maps, model(*args), atol=1e-5)
+    with record_attention() as maps:
+        with_maps = model(*args)
+    assert len(maps) == 2 + 2  # one refiner per modality, then two main blocks
+    assert_same_function(with_maps, model(*args))
 
 
 def test_single_stream_shares_weights_across_modalities():
@@ -193,26 +188,14 @@ def test_single_stream_block_matches_diffusers_z_image_block(modulation):
     adaln_dim = min(dim, 256)  # Z-Image's ADALN_EMBED_DIM bottleneck
     ours = SingleStreamBlock(dim, heads, modulation=modulation, adaln_dim=adaln_dim)
     _randomize(ours, seed=3)
-    theirs = ZImageTransformerBlock(0, dim, heads, heads, norm_eps=1e-5, qk_norm=True, modulation=modulation)
-    with torch.no_grad():
-        q, k, v = ours.attention.qkv.weight.chunk(3)
-        theirs.attention.to_q.weight.copy_(q)
-        theirs.attention.to_k.weight.copy_(k)
-        theirs.attention.to_v.weight.copy_(v)
-        theirs.attention.norm_q.weight.copy_(ours.attention.norm_q.weight)
-        theirs.attention.norm_k.weight.copy_(ours.attention.norm_k.weight)
-        theirs.attention.to_out[0].weight.copy_(ours.attention.proj.weight)
-        for name in ("w1", "w2", "w3"):
-            getattr(theirs.feed_forward, name).weight.copy_(getattr(ours.feed_forward, name).weight)
-        for name in ("attention_norm1", "attention_norm2", "ffn_norm1", "ffn_norm2"):
-            getattr(theirs, name).weight.copy_(getattr(ours, name).weight)
-        if modulation:
-            theirs.adaLN_modulation[0].weight.copy_(ours.adaLN_modulation.weight)
-            theirs.adaLN_modulation[0].bias.copy_(ours.adaLN_modulation.bias)
+    theirs = ZImageTransformerBlock(
+        0, dim, heads, heads, norm_eps=1e-5, qk_norm=True, modulation=modulation
+    )
+    theirs.load_state_dict(to_diffusers(ours.state_dict(), SINGLE_STREAM_NAMES), strict=True)
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
 
     g = torch.Generator().manual_seed(4)
     x, c = torch.randn(2, 20, dim, generator=g), torch.randn(2, adaln_dim, generator=g)
     out = ours(x, c if modulation else None)
     ref = theirs(x, attn_mask=None, freqs_cis=None, adaln_input=c if modulation else None)
-    assert (out - ref).abs().max().item() <= 1e-5
+    assert_same_function(out, ref)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import markdown
@@ -68,11 +68,15 @@ def concept_rows() -> list[list[str]]:
     assert len(table) >= 2, "the concept index has no table"
     header, separator, *rows = table
     assert re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", separator), "second table line is not a separator"
-    assert [cell.strip() for cell in header.strip().strip("|").split("|")] == ["Concept", "Depth", "Lesson"]
+    assert [cell.strip() for cell in header.strip().strip("|").split("|")] == [
+        "Concept",
+        "Depth",
+        "Lesson",
+    ]
     return [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in rows]
 
 
-@lru_cache(maxsize=None)
+@cache
 def page_anchors(page: str) -> frozenset[str]:
     """Every heading id of a page, as Python-Markdown's toc and attr_list extensions assign them."""
     md = markdown.Markdown(extensions=["attr_list", "toc", "tables", "pymdownx.superfences"])
@@ -147,7 +151,9 @@ def test_module_complete_block_closes_the_last_lesson():
     text = (DOCS / "z-image.md").read_text(encoding="utf-8").rstrip()
     blocks = [m.start() for m in re.finditer(r"^/// module-complete \|", text, re.M)]
     assert len(blocks) == 1, "the last lesson needs exactly one module-complete block"
-    assert "\n## " not in text[blocks[0] :], "the module-complete block must come after every section"
+    assert "\n## " not in text[blocks[0] :], (
+        "the module-complete block must come after every section"
+    )
     assert text.endswith("///")
 
 

@@ -1,4 +1,4 @@
-"""Tests for the admonition macros (snippets.macros): rendering, errors, stylesheet."""
+"""Tests for the admonition macros (sitetools.macros): rendering, errors, stylesheet."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import markdown
 import pytest
 from site_helpers import contrast
 
-from snippets import macros
+from sitetools import macros
 
 ROOT = Path(__file__).resolve().parent.parent
 CSS = ROOT / "docs" / "assets" / "stylesheets" / "macros.css"
-EXTENSIONS = ["pymdownx.superfences", "pymdownx.arithmatex", "snippets.macros"]
+EXTENSIONS = ["pymdownx.superfences", "pymdownx.arithmatex", "sitetools.macros"]
 CONFIGS = {"pymdownx.arithmatex": {"generic": True}}
 
 
@@ -45,7 +45,11 @@ class Node:
             yield from child.iter()
 
     def find_all(self, tag: str | None = None, cls: str | None = None) -> list[Node]:
-        return [n for n in self.iter() if (tag is None or n.tag == tag) and (cls is None or cls in n.classes)]
+        return [
+            n
+            for n in self.iter()
+            if (tag is None or n.tag == tag) and (cls is None or cls in n.classes)
+        ]
 
     def one(self, tag: str | None = None, cls: str | None = None) -> Node:
         found = self.find_all(tag, cls)
@@ -155,7 +159,9 @@ def test_gradient_card_default_gradient():
     assert macros.DEFAULT_GRADIENT in macros.GRADIENTS
 
 
-@pytest.mark.parametrize("kind,label", [("insight", "Insight"), ("warning", "Warning"), ("tip", "Tip")])
+@pytest.mark.parametrize(
+    "kind,label", [("insight", "Insight"), ("warning", "Warning"), ("tip", "Tip")]
+)
 def test_callouts_are_asides_with_a_visible_kind_and_title(kind, label):
     root = render(f"/// {kind} | What DiT keeps\nThe **VAE**.\n///\n")
     aside = root.one("aside")
@@ -202,13 +208,29 @@ tokens = (64 // 4) ** 2
 """
 
 BLOCKS_AROUND_BODY = {
-    "column": ("/// comparison\n//// column | A\n{body}////\n//// column | B\nb\n////\n///\n", "div", "macro-column"),
-    "gradient-card": ("/// gradient-card | Card\n    gradient: teal\n{body}///\n", "div", "macro-card"),
+    "column": (
+        "/// comparison\n//// column | A\n{body}////\n//// column | B\nb\n////\n///\n",
+        "div",
+        "macro-column",
+    ),
+    "gradient-card": (
+        "/// gradient-card | Card\n    gradient: teal\n{body}///\n",
+        "div",
+        "macro-card",
+    ),
     "insight": ("/// insight | Title\n{body}///\n", "aside", "macro-insight"),
     "warning": ("/// warning | Title\n{body}///\n", "aside", "macro-warning"),
     "tip": ("/// tip | Title\n{body}///\n", "aside", "macro-tip"),
-    "predict": ("/// predict | Question?\n    kind: challenge\n{body}///\n", "div", "macro-predict-answer"),
-    "module-complete": ("/// module-complete | Done\n{body}///\n", "section", "macro-module-complete"),
+    "predict": (
+        "/// predict | Question?\n    kind: challenge\n{body}///\n",
+        "div",
+        "macro-predict-answer",
+    ),
+    "module-complete": (
+        "/// module-complete | Done\n{body}///\n",
+        "section",
+        "macro-module-complete",
+    ),
 }
 
 
@@ -249,93 +271,115 @@ def test_block_inside_a_list_item():
 
 VALIDATION_CASES = {
     # name: (source, the line whose number is reported, problem fragment)
-    'unknown block': (
-        'text\n\n/// comparsion | X\nbody\n///\n',
-        '/// comparsion | X', "unknown block 'comparsion' (did you mean 'comparison'?)",
+    "unknown block": (
+        "text\n\n/// comparsion | X\nbody\n///\n",
+        "/// comparsion | X",
+        "unknown block 'comparsion' (did you mean 'comparison'?)",
     ),
-    'one column': (
-        '/// comparison\n//// column | A\na\n////\n///\n',
-        '/// comparison', "exactly two 'column' blocks, this one has 1",
+    "one column": (
+        "/// comparison\n//// column | A\na\n////\n///\n",
+        "/// comparison",
+        "exactly two 'column' blocks, this one has 1",
     ),
-    'three columns': (
-        '/// comparison\n//// column | A\na\n////\n//// column | A\na\n////\n//// column | A\na\n////\n///\n',
-        '/// comparison', "exactly two 'column' blocks, this one has 3",
+    "three columns": (
+        "/// comparison\n//// column | A\na\n////\n//// column | A\na\n////\n//// column | A\na\n////\n///\n",
+        "/// comparison",
+        "exactly two 'column' blocks, this one has 3",
     ),
-    'unknown gradient': (
-        '/// gradient-card | T\n    gradient: purple\nbody\n///\n',
-        '    gradient: purple', "unknown gradient 'purple'",
+    "unknown gradient": (
+        "/// gradient-card | T\n    gradient: purple\nbody\n///\n",
+        "    gradient: purple",
+        "unknown gradient 'purple'",
     ),
-    'unclosed at end': (
-        'intro\n\n/// insight | T\nbody\n\nmore\n',
-        '/// insight | T', "block 'insight' is never closed",
+    "unclosed at end": (
+        "intro\n\n/// insight | T\nbody\n\nmore\n",
+        "/// insight | T",
+        "block 'insight' is never closed",
     ),
-    'unclosed inner': (
-        '/// comparison\n//// column | A\na\n\n//// column | B\nb\n////\n///\n',
-        '//// column | A', "block 'column' is never closed",
+    "unclosed inner": (
+        "/// comparison\n//// column | A\na\n\n//// column | B\nb\n////\n///\n",
+        "//// column | A",
+        "block 'column' is never closed",
     ),
-    'closer skips a level': (
-        '/// comparison\n//// column | A\na\n///\n',
-        '//// column | A', "block 'column' is never closed",
+    "closer skips a level": (
+        "/// comparison\n//// column | A\na\n///\n",
+        "//// column | A",
+        "block 'column' is never closed",
     ),
-    'missing title': (
-        '/// tip\nbody\n///\n',
-        '/// tip', "block 'tip' needs a title",
+    "missing title": (
+        "/// tip\nbody\n///\n",
+        "/// tip",
+        "block 'tip' needs a title",
     ),
-    'empty title': (
-        '/// predict |\nbody\n///\n',
-        '/// predict |', "block 'predict' needs a title",
+    "empty title": (
+        "/// predict |\nbody\n///\n",
+        "/// predict |",
+        "block 'predict' needs a title",
     ),
-    'unknown option': (
-        '/// predict | Q?\n    kinds: check\nbody\n///\n',
-        '    kinds: check', "unknown option 'kinds' for block 'predict'",
+    "unknown option": (
+        "/// predict | Q?\n    kinds: check\nbody\n///\n",
+        "    kinds: check",
+        "unknown option 'kinds' for block 'predict'",
     ),
-    'option on a block without options': (
-        '/// tip | T\n    gradient: teal\nbody\n///\n',
-        '    gradient: teal', "unknown option 'gradient'",
+    "option on a block without options": (
+        "/// tip | T\n    gradient: teal\nbody\n///\n",
+        "    gradient: teal",
+        "unknown option 'gradient'",
     ),
-    'bad kind': (
-        '/// predict | Q?\n    kind: quiz\nbody\n///\n',
-        '    kind: quiz', "unknown kind 'quiz'",
+    "bad kind": (
+        "/// predict | Q?\n    kind: quiz\nbody\n///\n",
+        "    kind: quiz",
+        "unknown kind 'quiz'",
     ),
-    'column outside comparison': (
-        '/// column | A\nbody\n///\n',
-        '/// column | A', "'column' must sit directly inside a 'comparison'",
+    "column outside comparison": (
+        "/// column | A\nbody\n///\n",
+        "/// column | A",
+        "'column' must sit directly inside a 'comparison'",
     ),
-    'column in another block': (
-        '/// tip | T\n//// column | A\nx\n////\n///\n',
-        '//// column | A', "'column' must sit directly inside",
+    "column in another block": (
+        "/// tip | T\n//// column | A\nx\n////\n///\n",
+        "//// column | A",
+        "'column' must sit directly inside",
     ),
-    'text beside columns': (
-        '/// comparison\nstray text\n//// column | A\na\n////\n///\n',
-        'stray text', "only 'column' blocks",
+    "text beside columns": (
+        "/// comparison\nstray text\n//// column | A\na\n////\n///\n",
+        "stray text",
+        "only 'column' blocks",
     ),
-    'stray closer': (
-        'para\n\n///\n',
-        '///', "closing '///' without an open block",
+    "stray closer": (
+        "para\n\n///\n",
+        "///",
+        "closing '///' without an open block",
     ),
-    'malformed header': (
-        '/// tip: Title\nbody\n///\n',
-        '/// tip: Title', 'malformed block line',
+    "malformed header": (
+        "/// tip: Title\nbody\n///\n",
+        "/// tip: Title",
+        "malformed block line",
     ),
-    'fewer slashes inside': (
-        '//// insight | A\n/// tip | B\nx\n///\n////\n',
-        '/// tip | B', 'needs more than 4 slashes',
+    "fewer slashes inside": (
+        "//// insight | A\n/// tip | B\nx\n///\n////\n",
+        "/// tip | B",
+        "needs more than 4 slashes",
     ),
-    'options after a blank line': (
-        '/// gradient-card | T\n\n    gradient: teal\n\nbody\n///\n',
-        '    gradient: teal', 'must follow its header line directly',
+    "options after a blank line": (
+        "/// gradient-card | T\n\n    gradient: teal\n\nbody\n///\n",
+        "    gradient: teal",
+        "must follow its header line directly",
     ),
-    'options not YAML': (
-        '/// tip | T\n    - a\nbody\n///\n',
-        '    - a', 'must be YAML',
+    "options not YAML": (
+        "/// tip | T\n    - a\nbody\n///\n",
+        "    - a",
+        "must be YAML",
     ),
-    'unclosed fence hides closer': (
-        '/// tip | T\n```text\n///\n',
-        '/// tip | T', 'code fence opened on line 2 is never closed',
+    "unclosed fence hides closer": (
+        "/// tip | T\n```text\n///\n",
+        "/// tip | T",
+        "code fence opened on line 2 is never closed",
     ),
-    'second option unknown': (
-        '/// predict | Q?\n    kind: check\n    colour: red\nbody\n///\n',
-        '    colour: red', "unknown option 'colour'",
+    "second option unknown": (
+        "/// predict | Q?\n    kind: check\n    colour: red\nbody\n///\n",
+        "    colour: red",
+        "unknown option 'colour'",
     ),
 }
 
@@ -364,12 +408,16 @@ def test_malformed_use_raises_with_line(case):
     ],
 )
 def test_code_fences_comments_and_other_blocks_pass(source):
-    md = markdown.Markdown(extensions=[*EXTENSIONS, "pymdownx.blocks.html"], extension_configs=CONFIGS)
+    md = markdown.Markdown(
+        extensions=[*EXTENSIONS, "pymdownx.blocks.html"], extension_configs=CONFIGS
+    )
     md.convert(source)
 
 
 def test_other_registered_blocks_get_the_generic_checks():
-    md = markdown.Markdown(extensions=[*EXTENSIONS, "pymdownx.blocks.html"], extension_configs=CONFIGS)
+    md = markdown.Markdown(
+        extensions=[*EXTENSIONS, "pymdownx.blocks.html"], extension_configs=CONFIGS
+    )
     with pytest.raises(macros.MacroError, match="line 1: block 'html' needs a title"):
         md.convert("/// html\ninside\n///\n")
 
@@ -388,51 +436,71 @@ markdown_extensions:
   - pymdownx.snippets:
       base_path: [docs]
       check_paths: true
-  - snippets.macros
+  - sitetools.macros
 """
 
 BUILD_CASES = {
     # name: (page source, the line whose number is reported, problem fragment, included file or None)
-    'unknown block': (
-        '# P\n\n/// comparsion | X\nbody\n///\n',
-        '/// comparsion | X', "unknown block 'comparsion'", None,
+    "unknown block": (
+        "# P\n\n/// comparsion | X\nbody\n///\n",
+        "/// comparsion | X",
+        "unknown block 'comparsion'",
+        None,
     ),
-    'one column': (
-        '# P\n\n/// comparison\n//// column | A\na\n////\n///\n',
-        '/// comparison', "exactly two 'column' blocks", None,
+    "one column": (
+        "# P\n\n/// comparison\n//// column | A\na\n////\n///\n",
+        "/// comparison",
+        "exactly two 'column' blocks",
+        None,
     ),
-    'unknown gradient': (
-        '# P\n\n/// gradient-card | T\n    gradient: purple\nb\n///\n',
-        '    gradient: purple', 'unknown gradient', None,
+    "unknown gradient": (
+        "# P\n\n/// gradient-card | T\n    gradient: purple\nb\n///\n",
+        "    gradient: purple",
+        "unknown gradient",
+        None,
     ),
-    'unclosed': (
-        '# P\n\n/// insight | T\nbody\n',
-        '/// insight | T', 'never closed', None,
+    "unclosed": (
+        "# P\n\n/// insight | T\nbody\n",
+        "/// insight | T",
+        "never closed",
+        None,
     ),
-    'missing title': (
-        '# P\n\n/// warning\nbody\n///\n',
-        '/// warning', 'needs a title', None,
+    "missing title": (
+        "# P\n\n/// warning\nbody\n///\n",
+        "/// warning",
+        "needs a title",
+        None,
     ),
-    'unknown option': (
-        '# P\n\n/// predict | Q?\n    hint: x\nb\n///\n',
-        '    hint: x', "unknown option 'hint'", None,
+    "unknown option": (
+        "# P\n\n/// predict | Q?\n    hint: x\nb\n///\n",
+        "    hint: x",
+        "unknown option 'hint'",
+        None,
     ),
-    'column outside comparison': (
-        '# P\n\n/// column | A\nb\n///\n',
-        '/// column | A', "'column' must sit directly", None,
+    "column outside comparison": (
+        "# P\n\n/// column | A\nb\n///\n",
+        "/// column | A",
+        "'column' must sit directly",
+        None,
     ),
-    'front matter': (
-        '---\ntitle: P\n---\n\n# P\n\n/// tip\nbody\n///\n',
-        '/// tip', 'needs a title', None,
+    "front matter": (
+        "---\ntitle: P\n---\n\n# P\n\n/// tip\nbody\n///\n",
+        "/// tip",
+        "needs a title",
+        None,
     ),
-    'in an included file': (
+    "in an included file": (
         '# P\n\ntext\n\n--8<-- "includes/part.md"\n',
-        '--8<-- "includes/part.md"', "unknown block 'tipp'", '/// tipp | T\nx\n///\n',
+        '--8<-- "includes/part.md"',
+        "unknown block 'tipp'",
+        "/// tipp | T\nx\n///\n",
     ),
 }
 
 
-def mkdocs_build(tmp_path: Path, page: str, include: str | None = None) -> subprocess.CompletedProcess:
+def mkdocs_build(
+    tmp_path: Path, page: str, include: str | None = None
+) -> subprocess.CompletedProcess:
     (tmp_path / "mkdocs.yml").write_text(MKDOCS_YML)
     docs = tmp_path / "docs"
     (docs / "lessons").mkdir(parents=True)
@@ -443,7 +511,10 @@ def mkdocs_build(tmp_path: Path, page: str, include: str | None = None) -> subpr
         (docs / "includes" / "part.md").write_text(include)
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
 
 
@@ -474,7 +545,7 @@ def test_strict_build_of_valid_macros_succeeds(tmp_path):
 
 def test_committed_css_matches_the_gradient_table():
     css = CSS.read_text()
-    assert macros.gradient_css() in css, "run `python -m snippets.macros` to refresh macros.css"
+    assert macros.gradient_css() in css, "run `python -m sitetools.macros` to refresh macros.css"
 
 
 def _css_gradients() -> dict[tuple[str, str], dict[str, str]]:
@@ -508,7 +579,9 @@ def test_gradient_text_meets_wcag_aa_on_both_stops(scheme, name):
 def test_card_links_inherit_the_text_colour_and_are_underlined():
     css = CSS.read_text()
     rule = re.search(r"\.md-typeset \.macro-card a,[^{]*\{(?P<body>[^}]*)\}", css)
-    assert rule and "color: inherit" in rule["body"] and "text-decoration: underline" in rule["body"]
+    assert (
+        rule and "color: inherit" in rule["body"] and "text-decoration: underline" in rule["body"]
+    )
 
 
 def test_comparison_is_a_two_column_grid_that_stacks_below_45em():
@@ -526,23 +599,24 @@ def test_comparison_is_a_two_column_grid_that_stacks_below_45em():
 # ---------------------------------------------------------------------------
 # Layout in a real browser: Material theme, the repository's stylesheet.
 
+
 def test_comparison_sits_side_by_side_and_stacks_at_390px_without_overflow(tmp_path, browser):
     # `browser` (tests/conftest.py) fails, never skips, when chromium is missing.
     import functools
     import http.server
     import threading
 
-
     (tmp_path / "docs" / "assets").mkdir(parents=True)
     (tmp_path / "docs" / "assets" / "macros.css").write_text(CSS.read_text())
     wide = "`" + "x" * 200 + "`"  # a long code span must not widen the page
     (tmp_path / "docs" / "index.md").write_text(
-        "# P\n\n" + COMPARISON.replace("- one resolution", f"- one resolution {wide}")
+        "# P\n\n"
+        + COMPARISON.replace("- one resolution", f"- one resolution {wide}")
         + "\n/// gradient-card | Card\n    gradient: amber\nA [link](#p).\n///\n"
     )
     (tmp_path / "mkdocs.yml").write_text(
         "site_name: t\ntheme:\n  name: material\n  font: false\n  palette:\n    scheme: slate\n"
-        "extra_css: [assets/macros.css]\nmarkdown_extensions: [pymdownx.superfences, snippets.macros]\n"
+        "extra_css: [assets/macros.css]\nmarkdown_extensions: [pymdownx.superfences, sitetools.macros]\n"
     )
     dark_amber = CSS_GRADIENTS[("dark", "amber")]
 
@@ -551,7 +625,10 @@ def test_comparison_sits_side_by_side_and_stacks_at_390px_without_overflow(tmp_p
 
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert build.returncode == 0, build.stderr
 
@@ -559,7 +636,9 @@ def test_comparison_sits_side_by_side_and_stacks_at_390px_without_overflow(tmp_p
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=tmp_path / "site"))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=tmp_path / "site")
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         boxes = {}

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -23,12 +22,12 @@ import nbformat
 import pytest
 import yaml
 
-from snippets import build
+from sitetools import pipeline as build
+from sitetools.pipeline import keys
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 NOTEBOOKS = sorted((DOCS / "notebooks").glob("*.ipynb"))
-CELL_TIMEOUT = 600  # seconds per cell under pytest
 
 
 def write_notebook(path: Path, *cells: str) -> Path:
@@ -45,7 +44,9 @@ def write_notebook(path: Path, *cells: str) -> Path:
 
 def outputs_of(nb) -> str:
     return "".join(
-        output.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+        output.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
         for output in cell.get("outputs", [])
     )
 
@@ -68,18 +69,22 @@ def test_stored_notebooks_have_no_outputs_or_execution_counts():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path):
-    device, profile = build.select_device()
-    try:
-        nb = build.execute_notebook(
-            path, timeout=CELL_TIMEOUT,
-            env={build.DEVICE_ENV: str(device), "SNIPPETS_PROFILE": profile},
-        )
-    except build.BuildError as error:
-        pytest.fail(str(error), pytrace=False)
-    assert any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), (
-        f"{path.name} produced no output at all"
+def test_notebook_ran_top_to_bottom_in_the_pipeline(path, built_site):
+    # The site build (the built_site fixture) ran every notebook through the pipeline; its
+    # executed copy is what the site shows. Running the notebooks again here would only repeat it.
+    root = ROOT / "docs" / "generated"
+    executed, reason = build.executed_notebook(path, root)
+    assert executed is not None, f"{path.name}: {reason}"
+    nb = nbformat.read(executed, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count is not None for cell in code), (
+        f"{path.name}: a cell did not run"
     )
+    errors = [
+        o for cell in code for o in cell.get("outputs", []) if o.get("output_type") == "error"
+    ]
+    assert not errors
+    assert any(cell.get("outputs") for cell in code), f"{path.name} produced no output at all"
 
 
 def test_notebooks_page_lists_exactly_the_notebooks():
@@ -127,10 +132,21 @@ def test_kernel_is_this_interpreter_whatever_kernelspecs_are_installed(tmp_path,
     # A python3 kernelspec that would fail if it were used.
     bogus = tmp_path / "jupyter" / "kernels" / "python3"
     bogus.mkdir(parents=True)
-    (bogus / "kernel.json").write_text(json.dumps({
-        "argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "bogus", "language": "python",
-    }))
+    (bogus / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    "/nonexistent/python",
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "bogus",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
     path = write_notebook(
@@ -145,15 +161,16 @@ def test_notebook_imports_are_found_in_code_cells(tmp_path):
     path = write_notebook(
         tmp_path / "imports.ipynb",
         "# import snippets.not_code",
-        "%matplotlib inline\n!echo hi\nimport numpy as np\nfrom snippets import build",
+        "%matplotlib inline\n!echo hi\nimport numpy as np\nfrom snippets import flow",
         "%%bash\nimport snippets.hidden",
-        "def f(:\n    pass\nimport snippets.build as b",  # does not parse: line fallback
+        "def f(:\n    pass\nimport snippets.dit as d",  # does not parse: line fallback
+        "import sitetools.pipeline",  # site machinery: never an input of a notebook's outputs
     )
-    found = build.notebook_imports(path, build.SourceIndex())
-    assert found == {"snippets", "snippets.build"}
+    found = keys.notebook_imports(path, build.SourceIndex())
+    assert found == {"snippets", "snippets.flow", "snippets.dit"}
 
 
-def test_notebook_key_follows_bytes_imported_modules_and_profile(tmp_path, monkeypatch):
+def test_notebook_key_follows_code_cells_imported_modules_and_profile(tmp_path, monkeypatch):
     package = f"nbt_{uuid.uuid4().hex[:8]}"
     (tmp_path / package).mkdir()
     (tmp_path / package / "__init__.py").write_text("")
@@ -172,11 +189,13 @@ def test_notebook_key_follows_bytes_imported_modules_and_profile(tmp_path, monke
     second = key()
     assert second != first
     write_notebook(path, f"from {package} import used", "# A new Markdown cell")
+    assert key() == second  # Markdown is not an input of the outputs
+    write_notebook(path, f"from {package} import used", "print(used.A)")
     assert key() != second
 
 
 def test_pipeline_executes_caches_and_reexecutes_notebooks(tmp_path, caplog):
-    caplog.set_level("INFO", logger="snippets.build")
+    caplog.set_level("INFO", logger="sitetools.pipeline")
     notebooks = tmp_path / "notebooks"
     root = tmp_path / "generated"
     source = write_notebook(notebooks / "demo.ipynb", "# Demo", "print('MARKER', 6 * 7)")
@@ -197,6 +216,18 @@ def test_pipeline_executes_caches_and_reexecutes_notebooks(tmp_path, caplog):
     caplog.clear()
     assert run().executed == []
     assert "1 artifact up to date, nothing to execute" in caplog.messages
+
+    # A Markdown edit re-renders the executed copy without executing a cell.
+    write_notebook(source, "# Demo, reworded", "print('MARKER', 6 * 7)")
+    assert build.executed_notebook(source, root) == (
+        None,
+        "its Markdown changed since the executed copy was written",
+    )
+    result = run()
+    assert result.executed == [] and result.rerendered == ["notebook-demo"]
+    copy = nbformat.read(executed, as_version=4)
+    assert copy.cells[0].source == "# Demo, reworded" and outputs_of(copy) == "MARKER 42\n"
+    assert build.executed_notebook(source, root) == (executed, "")
 
     write_notebook(source, "# Demo", "print('MARKER', 6 * 8)")
     assert build.executed_notebook(source, root) == (None, "its executed copy is out of date")
@@ -232,8 +263,11 @@ def mkdocs_project(tmp_path: Path) -> Path:
         "strict": True,
         "validation": real["validation"],
         "exclude_docs": real["exclude_docs"],
-        "theme": {"name": "material", "font": False,
-                  "custom_dir": str(ROOT / real["theme"]["custom_dir"])},
+        "theme": {
+            "name": "material",
+            "font": False,
+            "custom_dir": str(ROOT / real["theme"]["custom_dir"]),
+        },
         "nav": ["index.md", "notebooks/demo.ipynb"],
         "plugins": [{"mkdocs-jupyter": options}],
         "hooks": [str(ROOT / h) for h in real["hooks"]],
@@ -245,9 +279,16 @@ def mkdocs_project(tmp_path: Path) -> Path:
 def mkdocs_build(project: Path, **env: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict"],
-        cwd=project, capture_output=True, text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", build.MODULES_ENV: "",
-             build.DEVICE_ENV: "cpu", **env},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "NO_MKDOCS_2_WARNING": "1",
+            build.MODULES_ENV: "",
+            build.DEVICE_ENV: "cpu",
+            **env,
+        },
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -258,7 +299,7 @@ def test_mkdocs_renders_the_executed_notebook(tmp_path):
     project = mkdocs_project(tmp_path)
     site = project / "site"
     cold = mkdocs_build(project)
-    assert "snippets.build: built notebook-demo" in cold
+    assert "sitetools.pipeline: built notebook-demo" in cold
 
     page = (site / "notebooks" / "demo" / "index.html").read_text(encoding="utf-8")
     assert "MARKER 42" in page  # the output, only present in the executed copy
@@ -274,11 +315,11 @@ def test_mkdocs_renders_the_executed_notebook(tmp_path):
     assert not (site / "generated" / "notebooks").exists()
 
     warm = mkdocs_build(project)
-    assert "snippets.build: 1 artifact up to date, nothing to execute" in warm
+    assert "sitetools.pipeline: 1 artifact up to date, nothing to execute" in warm
 
     write_notebook(project / "docs" / "notebooks" / "demo.ipynb", "# Demo", "print('NEW', 1)")
     off = mkdocs_build(project, SNIPPETS_EXECUTE="0")
-    assert "snippets.build" not in off
+    assert "sitetools.pipeline" not in off
     assert "its executed copy is out of date; rendering it without outputs" in off
     page = (site / "notebooks" / "demo" / "index.html").read_text(encoding="utf-8")
     assert "MARKER 42" not in page and "NEW" in page and "NEW 1" not in page

@@ -63,7 +63,9 @@ def test_unpatchify_matches_dit_reshape():
     """DiT's unpatchify: reshape to (N, h, w, p, q, c), permute to (N, c, h, p, w, q)."""
     tokens = torch.randn(2, 16, 2 * 2 * 8)
     n, h, p, c = 2, 4, 2, 8
-    reference = tokens.reshape(n, h, h, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(n, c, h * p, h * p)
+    reference = (
+        tokens.reshape(n, h, h, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(n, c, h * p, h * p)
+    )
     assert torch.equal(unpatchify(tokens, 2, 8), reference)
 
 
@@ -97,8 +99,11 @@ def test_2d_table_is_column_then_row():
         for c in range(cols):
             k = r * cols + c
             expected = torch.cat(
-                [get_1d_sincos_pos_embed(dim // 2, torch.tensor([float(c)])),
-                 get_1d_sincos_pos_embed(dim // 2, torch.tensor([float(r)]))], dim=1
+                [
+                    get_1d_sincos_pos_embed(dim // 2, torch.tensor([float(c)])),
+                    get_1d_sincos_pos_embed(dim // 2, torch.tensor([float(r)])),
+                ],
+                dim=1,
             )[0]
             assert torch.allclose(table[k], expected)
 
@@ -138,5 +143,7 @@ def test_patch_embed_pos_table_is_a_buffer():
     swapped = x.clone()
     swapped[..., 0:2, 0:2], swapped[..., 0:2, 2:4] = x[..., 0:2, 2:4], x[..., 0:2, 0:2]
     a, b = embed(x), embed(swapped)
-    assert torch.allclose(a[0, 0] - embed.pos_embed[0, 0], b[0, 1] - embed.pos_embed[0, 1], atol=1e-6)
+    assert torch.allclose(
+        a[0, 0] - embed.pos_embed[0, 0], b[0, 1] - embed.pos_embed[0, 1], atol=1e-6
+    )
     assert not torch.allclose(a[0, 0], b[0, 1], atol=1e-3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +17,6 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from mkdocs.utils.yaml import yaml_load
-
 from site_helpers import ROOT, mkdocs_build
 
 DOCS = ROOT / "docs"
@@ -153,7 +153,8 @@ def test_strict_build_fails_on_broken(tmp_path, real_config, broken, complaint):
 
 def markdown_sources() -> list[Path]:
     return sorted(
-        path for path in DOCS.rglob("*.md")
+        path
+        for path in DOCS.rglob("*.md")
         if not path.relative_to(DOCS).as_posix().startswith(("assets/", "overrides/"))
     )
 
@@ -313,12 +314,14 @@ def test_docstring_examples_use_the_section_mkdocstrings_renders_as_code():
     """
     offenders = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for path in sorted((ROOT / "snippets").glob("*.py"))
+        for path in TEACHING_FILES
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
         if re.fullmatch(r"\s*Example:\s*", line)
     ]
     assert not offenders, "write `Examples:` (plural):\n" + "\n".join(offenders)
 
+
+TEACHING_FILES = sorted((ROOT / "snippets").rglob("*.py"))
 
 SPHINX_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|obj|exc|const|ref|doc):`")
 
@@ -328,11 +331,11 @@ def docstrings(path: Path):
     import ast
 
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            if node.body and isinstance(node.body[0], ast.Expr):
-                value = node.body[0].value
-                if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                    yield value.lineno, value.value
+        kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        first = node.body[0] if isinstance(node, kinds) and node.body else None
+        value = first.value if isinstance(first, ast.Expr) else None
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            yield value.lineno, value.value
 
 
 def test_docstrings_use_markdown_cross_references_not_sphinx_roles():
@@ -343,19 +346,55 @@ def test_docstrings_use_markdown_cross_references_not_sphinx_roles():
     """
     offenders = [
         f"{path.relative_to(ROOT)}:{line + text[: match.start()].count(chr(10))}: "
-        f"{text[match.start(): match.start() + 40].splitlines()[0]}"
-        for path in sorted((ROOT / "snippets").glob("*.py"))
+        f"{text[match.start() : match.start() + 40].splitlines()[0]}"
+        for path in TEACHING_FILES
         for line, text in docstrings(path)
         for match in SPHINX_ROLE.finditer(text)
     ]
     assert not offenders, "Sphinx roles in docstrings:\n" + "\n".join(offenders)
 
 
-def test_api_reference_covers_every_module():
+def teaching_modules() -> set[str]:
+    """Every module of the teaching package (packages' ``__init__`` aside)."""
+    import pkgutil
+
+    found = pkgutil.walk_packages([str(ROOT / "snippets")], "snippets.")
+    return {info.name for info in found if not info.ispkg}
+
+
+def test_api_reference_documents_the_teaching_modules_and_nothing_else():
     reference = (DOCS / "reference.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"^::: (snippets\.\w+)\s*$", reference, re.M))
-    modules = {
-        f"snippets.{path.stem}" for path in (ROOT / "snippets").glob("*.py") if path.stem != "__init__"
-    }
+    documented = set(re.findall(r"^::: ([\w.]+)\s*$", reference, re.M))
+    modules = teaching_modules()
     assert not modules - documented, f"add to docs/reference.md: {sorted(modules - documented)}"
-    assert not documented - modules, f"no such module: {sorted(documented - modules)}"
+    assert not documented - modules, f"not teaching modules: {sorted(documented - modules)}"
+
+
+def test_the_teaching_package_needs_no_site_tooling():
+    """Importing every teaching module loads no Markdown, MkDocs, pymdown or notebook package."""
+    script = (
+        "import importlib, sys\n"
+        f"for name in {sorted(teaching_modules())!r}:\n"
+        "    importlib.import_module(name)\n"
+        "tooling = ('markdown', 'mkdocs', 'pymdownx', 'nbformat', 'nbclient', 'ipykernel',\n"
+        "           'jupyter_client', 'sitetools', 'artifacts', 'yaml')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in tooling))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_pages_never_mention_the_course_record():
+    """Readers have never seen the course's written record: pages say what the code does."""
+    pattern = re.compile(r"\b(the|course|written) record\b|record simplified", re.I)
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(DOCS.rglob("*.md")) + sorted(DOCS.rglob("*.ipynb"))
+        if "generated" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert not offenders, "\n".join(offenders)

@@ -1,6 +1,6 @@
 """MkDocs hooks (mkdocs.yml ``hooks:``): run the artifact pipeline, render executed notebooks.
 
-* ``on_pre_build`` runs ``python -m snippets.build`` (every stale artifact) in a subprocess,
+* ``on_pre_build`` runs ``python -m sitetools.pipeline`` (every stale artifact) in a subprocess,
   unless ``SNIPPETS_EXECUTE=0``. A subprocess, so each build imports the producers' current
   code, and a failing or killed producer cannot leave the MkDocs process in a strange state.
   ``SNIPPETS_DEVICE`` is passed on as ``--device``. The pipeline writes nothing when nothing
@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from mkdocs.exceptions import PluginError
 
-log = logging.getLogger("mkdocs.hooks.snippets")
+log = logging.getLogger("mkdocs.hooks.sitetools")
 
 GENERATED = "generated"
 NOTEBOOKS = "notebooks"
@@ -41,9 +41,13 @@ def on_pre_build(config, **kwargs) -> None:
         return
     docs = Path(config.docs_dir)
     command = [
-        sys.executable, "-m", "snippets.build",
-        "--root", str(docs / GENERATED),
-        "--notebooks", str(docs / NOTEBOOKS),
+        sys.executable,
+        "-m",
+        "sitetools.pipeline",
+        "--root",
+        str(docs / GENERATED),
+        "--notebooks",
+        str(docs / NOTEBOOKS),
     ]
     device = os.environ.get("SNIPPETS_DEVICE")
     if device:
@@ -68,13 +72,13 @@ def on_pre_build(config, **kwargs) -> None:
             log.info("%s", line)
     if process.wait() != 0:
         raise PluginError(
-            f"snippets.build failed (exit {process.returncode}); its error is printed above"
+            f"sitetools.pipeline failed (exit {process.returncode}); its error is printed above"
         )
 
 
 def on_files(files, config, **kwargs):
     """Render each notebook from its executed copy; drop the copies from the page list."""
-    from snippets import build
+    from sitetools import pipeline as build
 
     docs = Path(config.docs_dir)
     root = docs / GENERATED

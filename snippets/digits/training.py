@@ -13,15 +13,14 @@ CPU runs with the same config and thread count give bit-identical weights. Sampl
 deterministic Euler ODE solver of [`snippets.flow`][snippets.flow], with or without
 classifier-free guidance.
 
-The three pipeline producers at the bottom train one model per kind (cached by the pipeline,
-never committed). They live apart from the studies ([`snippets.studies`][snippets.studies]) so
-that editing a figure does not retrain the models.
+The site's pipeline trains one model per kind with the settings in ``TRAIN_PARAMS`` (its producers
+live in ``artifacts/digits/models.py``, apart from the studies, so that editing a figure does not
+retrain the models); the trained weights are cached by the pipeline and never committed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import time
@@ -31,10 +30,17 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from snippets.digits import PROMPT_TEMPLATES, DigitSplit, build_tokenizer, load_digit_split, prompt_ids
+from snippets.digits.data import (
+    PROMPT_TEMPLATES,
+    DigitSplit,
+    build_tokenizer,
+    load_digit_split,
+    prompt_ids,
+)
 from snippets.dit import DiT
-from snippets.flow import euler_sample, flow_matching_loss, ema_update, make_ema
+from snippets.flow import ema_update, euler_sample, flow_matching_loss, make_ema
 from snippets.mmdit import MMDiT
+from snippets.params import count_parameters
 from snippets.single_stream import SingleStreamDiT
 
 KINDS = ("dit", "mmdit", "single-stream")
@@ -49,8 +55,12 @@ class GeneratorConfig:
     """Everything that defines one trained generator (hashable, JSON-able).
 
     Examples:
-        >>> GeneratorConfig("dit", steps=10).steps
-        10
+        >>> import json
+        >>> config = GeneratorConfig("mmdit", steps=10)
+        >>> GeneratorConfig(**json.loads(json.dumps(dataclasses.asdict(config)))) == config
+        True
+        >>> len({config, GeneratorConfig("mmdit", steps=10), GeneratorConfig("dit")})  # hashable
+        2
     """
 
     kind: str
@@ -89,7 +99,16 @@ class ClassConditionalDiT(nn.Module):
         torch.Size([2, 1, 8, 8])
     """
 
-    def __init__(self, input_size=8, patch_size=2, in_channels=1, hidden_size=64, depth=4, num_heads=4, num_classes=10):
+    def __init__(
+        self,
+        input_size=8,
+        patch_size=2,
+        in_channels=1,
+        hidden_size=64,
+        depth=4,
+        num_heads=4,
+        num_classes=10,
+    ):
         super().__init__()
         self.dit = DiT(
             input_size=input_size,
@@ -130,7 +149,9 @@ class Conditioner:
         self.tokenizer = build_tokenizer()
         self.null = torch.tensor(10) if kind == "dit" else torch.tensor(self.tokenizer.encode(""))
 
-    def __call__(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(
+        self, labels: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Conditions for ``labels``; with a ``generator`` prompts use random templates."""
         if self.kind == "dit":
             return labels
@@ -170,19 +191,12 @@ def build_generator(config: GeneratorConfig) -> nn.Module:
             return MMDiT(**common, vocab_size=len(tok), max_text_len=tok.max_length)
         if config.kind == "single-stream":
             return SingleStreamDiT(
-                **common, vocab_size=len(tok), max_text_len=tok.max_length, n_refiner_layers=config.n_refiner_layers
+                **common,
+                vocab_size=len(tok),
+                max_text_len=tok.max_length,
+                n_refiner_layers=config.n_refiner_layers,
             )
     raise ValueError(f"unknown kind {config.kind!r}; choose from {KINDS}")
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of parameters (frozen ones included: a loaded model is frozen).
-
-    Examples:
-        >>> count_parameters(nn.Linear(3, 2).requires_grad_(False))
-        8
-    """
-    return sum(p.numel() for p in model.parameters())
 
 
 @dataclass
@@ -254,7 +268,7 @@ def train_generator(
         progress: Optional wrapper for the step loop (e.g. ``ctx.progress``).
 
     Returns:
-        A [`TrainedGenerator`][snippets.training.TrainedGenerator] holding the EMA model in eval mode.
+        A [`TrainedGenerator`][snippets.digits.training.TrainedGenerator] holding the EMA model in eval mode.
 
     Examples:
         >>> cfg = GeneratorConfig("mmdit", hidden_size=32, depth=1, steps=3, batch_size=8)
@@ -276,7 +290,11 @@ def train_generator(
     null = conditioner.null.to(device)
     # fused: one kernel for all parameters instead of a loop over them, faster on the CPU too
     opt = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=(0.9, config.adam_beta2), weight_decay=0.0, fused=True
+        model.parameters(),
+        lr=config.lr,
+        betas=(0.9, config.adam_beta2),
+        weight_decay=0.0,
+        fused=True,
     )
     g = torch.Generator(device=device).manual_seed(config.seed)
 
@@ -304,7 +322,20 @@ def train_generator(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    return TrainedGenerator(config, ema.eval(), losses, seconds, count_parameters(model), torch.get_num_threads())
+    return TrainedGenerator(
+        config, ema.eval(), losses, seconds, count_parameters(model), torch.get_num_threads()
+    )
+
+
+def digit_noise(n: int, size: int, seed: int) -> torch.Tensor:
+    """Starting noise ``[n, 1, size, size]`` drawn on the CPU from ``seed``, so every device
+    starts from the same noise.
+
+    Examples:
+        >>> torch.equal(digit_noise(2, 8, seed=3), digit_noise(2, 8, seed=3))
+        True
+    """
+    return torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(seed))
 
 
 @torch.no_grad()
@@ -345,14 +376,19 @@ def sample_digits(
     """
     device = next(model.parameters()).device
     if noise is None:
-        noise = torch.randn(labels.shape[0], 1, size, size, generator=torch.Generator().manual_seed(seed))
+        noise = digit_noise(labels.shape[0], size, seed)
     conditioner = Conditioner(kind)
     out = []
     for start in range(0, labels.shape[0], batch_size):
         y = labels[start : start + batch_size].to(device)
         cond = conditioner(y)
         x = euler_sample(
-            model, noise[start : start + batch_size].to(device), cond, steps, guidance_scale, conditioner.null_like(cond)
+            model,
+            noise[start : start + batch_size].to(device),
+            cond,
+            steps,
+            guidance_scale,
+            conditioner.null_like(cond),
         )
         out.append(x.float().cpu())
     return torch.cat(out)
@@ -370,7 +406,7 @@ def save_trained(trained: TrainedGenerator, folder: Path) -> None:
 
 
 def load_trained(folder: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild a generator saved by [`save_trained`][snippets.training.save_trained]: ``(model in eval mode, info dict)``."""
+    """Rebuild a generator saved by [`save_trained`][snippets.digits.training.save_trained]: ``(model in eval mode, info dict)``."""
     folder = Path(folder)
     info = json.loads((folder / "train.json").read_text())
     model = build_generator(GeneratorConfig(**info["config"]))
@@ -380,16 +416,26 @@ def load_trained(folder: Path, device: torch.device | str = "cpu") -> tuple[nn.M
 
 # --------------------------------------------------------------------------- pipeline producers
 
-from snippets.build import producer  # noqa: E402  (the training code above does not need the pipeline)
-
 CPU_THREADS = 2
 """Torch threads for every digits producer on the CPU: both cores of the course's 2-core reference
 machine (``benchmarks/bench_generators.py --threads 1`` shows what one thread costs). A fixed
 thread count keeps seeded runs bit-identical on a machine; a different count changes the order
 of floating-point sums, and so the last bits of the weights."""
 
-_CPU_COMMON = dict(size=8, hidden_size=64, depth=4, num_heads=4, n_refiner_layers=1, batch_size=64, p_uncond=0.05)
-_GPU_COMMON = dict(size=16, hidden_size=192, depth=6, num_heads=6, n_refiner_layers=2, batch_size=256, p_uncond=0.05, lr=1e-3)
+
+_CPU_COMMON = dict(
+    size=8, hidden_size=64, depth=4, num_heads=4, n_refiner_layers=1, batch_size=64, p_uncond=0.05
+)
+_GPU_COMMON = dict(
+    size=16,
+    hidden_size=192,
+    depth=6,
+    num_heads=6,
+    n_refiner_layers=2,
+    batch_size=256,
+    p_uncond=0.05,
+    lr=1e-3,
+)
 CPU_TUNED = {
     "dit": dict(steps=3800, lr=6e-3),
     "mmdit": dict(steps=2500, lr=4e-3),
@@ -431,6 +477,7 @@ def train_params(kind: str) -> dict:
 
 TRAIN_PARAMS = {kind: train_params(kind) for kind in KINDS}
 
+
 class cpu_threads:
     """Context manager: run torch with ``n`` threads on the CPU (no-op elsewhere), then restore."""
 
@@ -448,54 +495,3 @@ class cpu_threads:
         if self.active:
             torch.set_num_threads(self.saved)
         return False
-
-
-def on_cpu_threads(func):
-    """Decorator for producers: run the body under [`cpu_threads`][snippets.training.cpu_threads] on the context's device."""
-
-    @functools.wraps(func)
-    def wrapper(ctx, **params):
-        with cpu_threads(ctx.device):
-            return func(ctx, **params)
-
-    return wrapper
-
-
-def _train_artifact(ctx, kind: str, params: dict) -> None:
-    config = GeneratorConfig(kind, seed=ctx.seed, **params)
-    with cpu_threads(ctx.device):
-        trained = train_generator(config, load_digit_split(size=config.size), ctx.device, ctx.progress)
-    save_trained(trained, ctx.out)
-    if ctx.device.type == "cpu":
-        where = "one CPU thread" if trained.threads == 1 else f"{trained.threads} CPU threads"
-    else:
-        where = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else ctx.device.type
-    blocks = f"{config.depth} blocks"
-    if kind == "single-stream":
-        blocks = f"{config.n_refiner_layers} + {config.n_refiner_layers} refiner and {config.depth} shared blocks"
-    ctx.save_table(
-        f"The {MODEL_NAMES[kind]} has **{trained.parameters:,}** parameters (width {config.hidden_size}, "
-        f"{blocks}, {config.size}x{config.size} digits in patches of {config.patch_size}) and trained "
-        f"for **{config.steps:,}** steps of {config.batch_size} digits in **{trained.seconds:.0f} s** on {where} "
-        f"(AdamW, peak learning rate {config.lr:g}, condition dropped for {100 * config.p_uncond:g}% of the digits); "
-        f"the last training loss was {trained.losses[-1]:.3f}.",
-        "model.md",
-    )
-
-
-@producer("digits-dit", params=TRAIN_PARAMS["dit"])
-def digits_dit(ctx, **params):
-    """Train the class-conditional DiT; save its EMA weights and training record."""
-    _train_artifact(ctx, "dit", params)
-
-
-@producer("digits-mmdit", params=TRAIN_PARAMS["mmdit"])
-def digits_mmdit(ctx, **params):
-    """Train the prompt-conditioned MMDiT; save its EMA weights and training record."""
-    _train_artifact(ctx, "mmdit", params)
-
-
-@producer("digits-single-stream", params=TRAIN_PARAMS["single-stream"])
-def digits_single_stream(ctx, **params):
-    """Train the prompt-conditioned single-stream model; save its EMA weights and training record."""
-    _train_artifact(ctx, "single-stream", params)

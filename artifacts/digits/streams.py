@@ -1,0 +1,211 @@
+"""Dual- vs single-stream at equal width, toy and real size (``digits-streams``)."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from artifacts.digits.models import TRAINED, on_cpu_threads
+from artifacts.plotting import percent
+from sitetools.pipeline import producer
+from snippets.digits.evaluation import (
+    parameter_groups,
+)
+from snippets.digits.training import load_trained
+from snippets.mmdit import MMDiT
+from snippets.params import count_parameters
+from snippets.single_stream import SingleStreamDiT
+
+
+def _real_width_models(hidden: int = 3840, depth: int = 30, heads: int = 30, refiners: int = 2):
+    """MMDiT and SingleStreamDiT at Z-Image's width and depth, built on the meta device."""
+    with torch.device("meta"):
+        mm = MMDiT(
+            input_size=32,
+            patch_size=2,
+            in_channels=16,
+            hidden_size=hidden,
+            depth=depth,
+            num_heads=heads,
+        )
+        ss = SingleStreamDiT(
+            input_size=32,
+            patch_size=2,
+            in_channels=16,
+            hidden_size=hidden,
+            depth=depth,
+            num_heads=heads,
+            n_refiner_layers=refiners,
+        )
+    return mm, ss
+
+
+@producer(
+    "digits-streams",
+    params={"real_width": 3840, "real_depth": 30, "real_heads": 30, "real_refiners": 2},
+    needs=[
+        TRAINED["mmdit"],
+        TRAINED["single-stream"],
+        "digits-sweep-mmdit",
+        "digits-sweep-single-stream",
+    ],
+)
+@on_cpu_threads
+def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
+    """Dual-stream (MMDiT) vs single-stream at equal width: parameters and quality side by side."""
+    import matplotlib.pyplot as plt
+
+    cols = {}
+    for kind in ("mmdit", "single-stream"):
+        model, info = load_trained(ctx.input(TRAINED[kind]), "cpu")
+        sweep_data = json.loads((ctx.input(f"digits-sweep-{kind}") / "sweep.json").read_text())
+        mean = {(r["steps"], r["guidance"]): r for r in sweep_data["mean"]}
+        cfg = info["config"]
+        cols[kind] = {
+            "config": cfg,
+            "groups": parameter_groups(model),
+            "total": count_parameters(model),
+            "seconds": info["train_seconds"],
+            "fd16": mean[(16, 1.0)]["fd"],
+            "ag8": mean[(8, 1.0)]["agreement"],
+            "fd4": mean[(4, 1.0)]["fd"],
+            "yardstick": sweep_data["yardstick"],
+        }
+        sweep_seeds = len({r["seed"] for r in sweep_data["rows"]})
+    mm, ss = cols["mmdit"], cols["single-stream"]
+    cfg = mm["config"]
+
+    def row(label, f):
+        return f"| {label} | {f(mm)} | {f(ss)} |"
+
+    lines = [
+        "| | dual-stream (MMDiT) | single-stream (S3-DiT style) |",
+        "|---|---:|---:|",
+        row(
+            "width D, heads", lambda c: f"{c['config']['hidden_size']}, {c['config']['num_heads']}"
+        ),
+        row(
+            "blocks",
+            lambda c: (
+                f"{c['config']['depth']} joint"
+                if c is mm
+                else f"{c['config']['n_refiner_layers']} image + {c['config']['n_refiner_layers']} text refiner, "
+                f"{c['config']['depth']} shared"
+            ),
+        ),
+        row("training steps", lambda c: f"{c['config']['steps']:,}"),
+        row(
+            "peak learning rate, condition dropout",
+            lambda c: f"{c['config']['lr']:g}, {100 * c['config']['p_uncond']:g}%",
+        ),
+        *[row(f"parameters: {g}", lambda c, g=g: f"{c['groups'][g]:,}") for g in mm["groups"]],
+        row("**parameters: total**", lambda c: f"**{c['total']:,}**"),
+        row("training time (s)", lambda c: f"{c['seconds']:.0f}"),
+        row("FD at 4 steps", lambda c: f"{c['fd4']:.2f}"),
+        row("FD at 16 steps", lambda c: f"{c['fd16']:.2f}"),
+        row("agreement at 8 steps", lambda c: percent(c["ag8"])),
+    ]
+    ctx.save_table(
+        "\n".join(lines)
+        + f"\n\n*The two trained digit models: same width, and an image token passes through the same number "
+        f"of blocks in both ({cfg['depth']}). FD without guidance, mean of {sweep_seeds} noise seeds; real-vs-real yardstick "
+        f"{mm['yardstick']:.2f}.*",
+        "streams.md",
+    )
+    ratio = ss["total"] / mm["total"]
+    ctx.save_table(
+        f"At equal width the single-stream model has **{ss['total']:,}** parameters against the MMDiT's "
+        f"**{mm['total']:,}** ({ratio:.0%}), and reaches an FD of **{ss['fd16']:.2f}** at 16 steps against "
+        f"**{mm['fd16']:.2f}** (yardstick {mm['yardstick']:.2f}).",
+        "headline.md",
+    )
+
+    big_mm, big_ss = _real_width_models(real_width, real_depth, real_heads, real_refiners)
+    g_mm, g_ss = parameter_groups(big_mm), parameter_groups(big_ss)
+    t_mm, t_ss = sum(g_mm.values()), sum(g_ss.values())
+    per_block_mm = sum(p.numel() for p in big_mm.blocks[0].parameters())
+    per_block_ss = sum(p.numel() for p in big_ss.layers[0].parameters())
+    big = [
+        "| | dual-stream (MMDiT) | single-stream (S3-DiT style) |",
+        "|---|---:|---:|",
+        f"| one main block | {per_block_mm / 1e6:,.1f} M | {per_block_ss / 1e6:,.1f} M |",
+        *[f"| {g} | {g_mm[g] / 1e9:,.2f} B | {g_ss[g] / 1e9:,.2f} B |" for g in g_mm],
+        f"| **total** | **{t_mm / 1e9:,.2f} B** | **{t_ss / 1e9:,.2f} B** |",
+    ]
+    ctx.save_table(
+        "\n".join(big)
+        + f"\n\n*The same two classes built at Z-Image's width and depth (D = {real_width}, {real_depth} main "
+        f"blocks, {real_heads} heads, {real_refiners} refiners per modality) on the meta device, with this "
+        f"page's toy text embedding.*",
+        "real-width.md",
+    )
+    ctx.save_json(
+        {
+            "toy": cols,
+            "real_width": {
+                "mmdit": g_mm,
+                "single-stream": g_ss,
+                "block_mmdit": per_block_mm,
+                "block_single_stream": per_block_ss,
+            },
+        },
+        "streams.json",
+    )
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 2.6))
+    colors = {
+        "embeddings": "#90a4ae",
+        "image only": "#1e88e5",
+        "text only": "#fb8c00",
+        "shared by both": "#8e24aa",
+        "output": "#43a047",
+    }
+    for ax, (groups_a, groups_b), scale, unit, title in (
+        (
+            axes[0],
+            (mm["groups"], ss["groups"]),
+            1e3,
+            "thousand",
+            f"trained toy models (D = {cfg['hidden_size']})",
+        ),
+        (
+            axes[1],
+            (g_mm, g_ss),
+            1e9,
+            "billion",
+            f"same classes at D = {real_width}, {real_depth} blocks",
+        ),
+    ):
+        for y, groups in ((1, groups_a), (0, groups_b)):
+            left = 0.0
+            for g, n in groups.items():
+                ax.barh(
+                    y,
+                    n / scale,
+                    left=left,
+                    color=colors[g],
+                    label=g if y == 1 else None,
+                    edgecolor="white",
+                )
+                left += n / scale
+        ax.set_yticks([1, 0])
+        ax.set_yticklabels(["dual-stream\n(MMDiT)", "single-stream"], fontsize=9)
+        ax.set_xlabel(f"parameters ({unit})")
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    ctx.save_figure(
+        fig,
+        "parameters.png",
+        alt=(
+            f"Two stacked horizontal bar charts comparing where the parameters of the dual-stream MMDiT and the "
+            f"single-stream model go: embeddings, image-only weights, text-only weights, weights shared by both "
+            f"modalities, and the output layer. Left, the trained toy models: {mm['total']:,} parameters, "
+            f"{mm['groups']['text only'] / mm['total']:.0%} of them text-only, against {ss['total']:,}, "
+            f"{ss['groups']['shared by both'] / ss['total']:.0%} of them shared. Right, the same classes at width "
+            f"{real_width} with {real_depth} blocks: {t_mm / 1e9:.1f} billion against {t_ss / 1e9:.1f} billion."
+        ),
+        caption="Where the parameters go: per-modality weights in every MMDiT block versus refiners plus shared blocks",
+    )

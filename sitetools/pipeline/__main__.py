@@ -1,0 +1,5 @@
+import sys
+
+from sitetools.pipeline.cli import main
+
+sys.exit(main())
