@@ -90,6 +90,7 @@ class JointAttention(nn.Module):
         self.img_proj = nn.Linear(hidden_size, hidden_size)
         self.txt_proj = nn.Linear(hidden_size, hidden_size)
 
+    # --8<-- [start:joint-attention-forward]
     def forward(self, img: torch.Tensor, txt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``img [B, N, D]``, ``txt [B, T, D]`` -> ``(img [B, N, D], txt [B, T, D])``.
 
@@ -105,6 +106,8 @@ class JointAttention(nn.Module):
         out = rearrange(attention(q, k, v), "b h l d -> b l (h d)")  # one attention, both streams
         txt_out, img_out = out[:, :n_txt], out[:, n_txt:]  # split back by position
         return self.img_proj(img_out), self.txt_proj(txt_out)
+
+    # --8<-- [end:joint-attention-forward]
 
 
 class MMDiTBlock(nn.Module):

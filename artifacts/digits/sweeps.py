@@ -38,6 +38,17 @@ SWEEP_PARAMS = {
 }
 
 
+def value_range(values: list[float], fmt) -> str:
+    """ "stays at X" for a series whose values print the same, else "stays between X and Y".
+
+    Examples:
+        >>> value_range([1.0, 1.0], percent), value_range([0.98, 1.0], percent)
+        ('stays at 100.0%', 'stays between 98.0% and 100.0%')
+    """
+    low, high = fmt(min(values)), fmt(max(values))
+    return f"stays at {low}" if low == high else f"stays between {low} and {high}"
+
+
 def seeds_note(avg: dict) -> str:
     """How many noise seeds the cells of a sweep average over, in words.
 
@@ -195,8 +206,9 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
     w_min = min((w for w in guidance if w != w1), default=w1)
     ctx.save_table(
         f"At {s_fd} steps without guidance, samples of the {MODEL_NAMES[kind]} reach an FD of **{fd16:.2f}** against "
-        f"the real-vs-real yardstick of **{ev.yardstick:.2f}** (**{fd16 / ev.yardstick:.2f}x**); at {s_ag} steps "
-        f"**{percent(ag8)}** of them are classified as the digit that was asked for ("
+        f"the real-vs-real yardstick of **{ev.yardstick:.2f}** (**{fd16 / ev.yardstick:.2f}x**). "
+        f"Class agreement is read at {s_ag} steps, also without guidance: "
+        f"**{percent(ag8)}** of the samples are classified as the digit that was asked for ("
         f"{percent(avg[(s_ag, w1)]['agreement_min'])} to {percent(avg[(s_ag, w1)]['agreement_max'])} across the "
         f"{avg[(s_ag, w1)]['seeds']} noise seeds; the classifier scores "
         f"**{percent(ev.held_out_accuracy)}** on held-out real digits). One step gives FD "
@@ -238,8 +250,7 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
             f"{percent(avg[(steps[0], w1)]['agreement'])} at one step to "
             f"{percent(avg[(steps[-1], w1)]['agreement'])} at {steps[-1]} steps; "
             + "; ".join(
-                f"with w = {w:g} it stays between {percent(min(avg[(s, w)]['agreement'] for s in steps))} and "
-                f"{percent(max(avg[(s, w)]['agreement'] for s in steps))}"
+                f"with w = {w:g} it {value_range([avg[(s, w)]['agreement'] for s in steps], percent)}"
                 for w in guidance
                 if w != w1
             )

@@ -108,11 +108,26 @@ def lock(root: Path) -> Iterator[None]:
         file_lock.release()
 
 
+def _owner_alive(path: Path) -> bool:
+    """Whether the build that made ``<name>-<pid>-<hex>`` (or a ``.part`` file of it) still runs."""
+    parts = path.name.split(".")[0].rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_leftovers(root: Path) -> None:
-    """Delete what a killed build left in ``root/.tmp``."""
+    """Delete what a killed build left in ``root/.tmp`` (never the work of a build still running,
+    such as one writing to the same folder under an older lock)."""
     tmp = Path(root) / TMP_NAME
     if tmp.is_dir():
-        leftovers = sorted(tmp.iterdir())
+        leftovers = [path for path in sorted(tmp.iterdir()) if not _owner_alive(path)]
         for path in leftovers:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)

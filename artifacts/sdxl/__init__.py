@@ -1,0 +1,1 @@
+"""Producers of lesson 1 (SDXL): the refiner split, the trained micro-conditioning model and its effects."""

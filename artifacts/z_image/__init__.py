@@ -1,0 +1,1 @@
+"""Producers of the figures and tables on the page ``docs/z-image.md`` (lesson 4)."""

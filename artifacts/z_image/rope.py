@@ -1,0 +1,174 @@
+"""Lesson 4, 3D unified RoPE: the position-id layout and what a text query's scores depend on (``zimage-rope``)."""
+
+from __future__ import annotations
+
+import torch
+
+from artifacts.plotting import PALETTE, new_figure
+from sitetools.pipeline import producer
+from snippets.rope import caption_position_ids, image_position_ids, padded_length, rope_scores
+
+AXIS_NAMES = ("first axis (text order)", "row", "column")
+
+
+def layout_figure(caption_tokens: int, rows: int, columns: int):
+    """Position ids along diffusers' sequence order (image, then caption) and on the row/column plane."""
+    img = image_position_ids(rows, columns, caption_tokens)
+    cap = caption_position_ids(caption_tokens)
+    ids = torch.cat([img, cap])  # diffusers' basic order: [image; caption]
+    n_img, n_img_real = len(img), rows * columns
+    fig, (ax, ax2) = new_figure(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
+    colours = [PALETTE["vermillion"], PALETTE["blue"], PALETTE["green"]]
+    for axis, (name, colour) in enumerate(zip(AXIS_NAMES, colours)):
+        ax.step(range(len(ids)), ids[:, axis], where="mid", color=colour, label=name, linewidth=1.6)
+    ax.axvspan(-0.5, n_img_real - 0.5, color=PALETTE["sky"], alpha=0.15, label="image patches")
+    ax.axvspan(n_img_real - 0.5, n_img - 0.5, color=PALETTE["grey"], alpha=0.12, label="padding")
+    ax.axvspan(n_img + caption_tokens - 0.5, len(ids) - 0.5, color=PALETTE["grey"], alpha=0.12)
+    ax.axvspan(
+        n_img - 0.5,
+        n_img + caption_tokens - 0.5,
+        color=PALETTE["orange"],
+        alpha=0.15,
+        label="caption tokens",
+    )
+    ax.set_xlabel("token index in the joint sequence")
+    ax.set_ylabel("position id")
+    ax.set_ylim(-2, int(ids[:, 0].max()) + 14)
+    ax.legend(fontsize=8, ncol=4, loc="upper center")
+    ax.set_title(
+        f"{rows} x {columns} patches, then a {caption_tokens}-token caption (padded to "
+        f"{padded_length(caption_tokens)})",
+        fontsize=10,
+    )
+    r, c = img[:n_img_real, 1], img[:n_img_real, 2]
+    ax2.scatter(c, r, s=60, color=PALETTE["sky"], label=f"patches: first axis = {int(img[0, 0])}")
+    ax2.scatter(
+        [0],
+        [0],
+        s=160,
+        marker="*",
+        color=PALETTE["orange"],
+        label=f"all {padded_length(caption_tokens)} caption tokens: row 0, column 0",
+    )
+    ax2.set_xlabel("column id")
+    ax2.set_ylabel("row id")
+    ax2.set_xticks(range(columns))
+    ax2.set_yticks(range(rows))
+    ax2.invert_yaxis()
+    ax2.set_title("the row/column plane", fontsize=10)
+    ax2.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, -0.45))
+    fig.tight_layout()
+    return fig, ids
+
+
+def score_maps(grid: int, caption_tokens: int, longer_caption: int, text_token: int, seed: int):
+    """Scores of one query content against one key content placed on every patch of a grid."""
+    g = torch.Generator().manual_seed(seed)
+    q, k = torch.randn(128, generator=g), torch.randn(128, generator=g)
+    keys = image_position_ids(grid, grid, caption_tokens)[: grid * grid]
+    keys_long = image_position_ids(grid, grid, longer_caption)[: grid * grid]
+    text = caption_position_ids(caption_tokens)[text_token : text_token + 1]
+    text_long = caption_position_ids(longer_caption)[text_token : text_token + 1]
+    from_text = rope_scores(q, k, text, keys)[0].reshape(grid, grid)
+    from_text_long = rope_scores(q, k, text_long, keys_long)[0].reshape(grid, grid)
+    corner = keys[:1].clone()  # an image query at row 0, column 0
+    from_corner = rope_scores(q, k, corner, keys)[0].reshape(grid, grid)
+    return from_text, from_text_long, from_corner
+
+
+def spread_over_contents(grid: int, caption_tokens: int, text_token: int, samples: int, seed: int):
+    """Mean over random query/key contents of the scores' spread across the grid (text and centre queries)."""
+    g = torch.Generator().manual_seed(seed)
+    keys = image_position_ids(grid, grid, caption_tokens)[: grid * grid]
+    text = caption_position_ids(caption_tokens)[text_token : text_token + 1]
+    centre = keys[(grid // 2) * grid + grid // 2 : (grid // 2) * grid + grid // 2 + 1]
+    spreads = {"text query": 0.0, "image query at the centre": 0.0}
+    for _ in range(samples):
+        q, k = torch.randn(128, generator=g), torch.randn(128, generator=g)
+        spreads["text query"] += rope_scores(q, k, text, keys).std().item() / samples
+        spreads["image query at the centre"] += (
+            rope_scores(q, k, centre, keys).std().item() / samples
+        )
+    return spreads
+
+
+@producer(
+    "zimage-rope",
+    params={
+        "caption_tokens": 20,
+        "rows": 4,
+        "columns": 6,
+        "grid": 32,
+        "longer_caption": 77,
+        "text_token": 5,
+        "samples": 200,
+    },
+    seed=0,
+)
+def zimage_rope(ctx, caption_tokens, rows, columns, grid, longer_caption, text_token, samples):
+    """The id layout figure, the cross-modal score figure and a table of score spreads."""
+    fig, ids = layout_figure(caption_tokens, rows, columns)
+    first = padded_length(caption_tokens) + 1
+    ctx.save_figure(
+        fig,
+        "rope-layout.png",
+        alt=(
+            f"Step plot of the three position ids along a sequence of {len(ids)} tokens: {rows * columns} image "
+            f"patches with first-axis id {first} and rows 0 to {rows - 1}, columns 0 to {columns - 1}, padding "
+            f"at 0, then {padded_length(caption_tokens)} caption tokens whose first-axis id climbs from 1 to "
+            f"{padded_length(caption_tokens)} with row and column 0. A second panel shows the patches on the "
+            "row/column plane and every caption token on the cell at row 0, column 0."
+        ),
+        caption="Where diffusers puts caption tokens and image patches on the three RoPE axes.",
+    )
+    from_text, from_text_long, from_corner = score_maps(
+        grid, caption_tokens, longer_caption, text_token, ctx.seed
+    )
+    shift = from_text_long - from_text
+    same_pattern = from_text - from_corner
+    fig, axes = new_figure(1, 3, figsize=(12, 3.9))
+    panels = [
+        (from_text, f"text token {text_token} -> every patch"),
+        (from_corner, "image patch (0, 0) -> every patch"),
+        (shift, f"caption {caption_tokens} -> {longer_caption} tokens: change"),
+    ]
+    for i, (ax, (values, title)) in enumerate(zip(axes, panels)):
+        if (
+            i == 2
+        ):  # one constant up to float rounding: show it flat, on a scale of the other panels' width
+            centre = values.mean().item()
+            im = ax.imshow(values, cmap="viridis", vmin=centre - 1, vmax=centre + 1)
+            title += f"\n{centre:+.2f} at every patch"
+        else:
+            im = ax.imshow(values, cmap="viridis")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("key column")
+        ax.set_ylabel("key row")
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    spreads = spread_over_contents(grid, caption_tokens, text_token, samples, ctx.seed)
+    ctx.save_figure(
+        fig,
+        "rope-scores.png",
+        alt=(
+            f"Three {grid} x {grid} heat maps of attention scores for one fixed query and key content. A text "
+            f"query's scores range from {from_text.min():.2f} to {from_text.max():.2f} across the grid, in the same "
+            f"pattern as an image query at patch (0, 0) (they differ by one constant, spread "
+            f"{same_pattern.std():.1e}); lengthening the caption changes every score by the same amount "
+            f"(spread {shift.std():.1e})."
+        ),
+        caption="One query content against one key content placed on every patch: what changes with position.",
+    )
+    rows_md = ["| query | spread of its scores over a 32 x 32 grid of image keys |", "|---|---|"]
+    rows_md += [f"| {name} | {value:.3f} |" for name, value in spreads.items()]
+    ctx.save_table("\n".join(rows_md) + "\n", "rope-spread.md")
+    ctx.save_json(
+        {
+            "spreads": spreads,
+            "text_vs_corner_std": same_pattern.std().item(),
+            "caption_shift_std": shift.std().item(),
+            "caption_shift_mean": shift.mean().item(),
+        },
+        "numbers.json",
+    )
