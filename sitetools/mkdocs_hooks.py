@@ -11,12 +11,20 @@
   included. Without an up-to-date executed copy (``SNIPPETS_EXECUTE=0`` on a fresh clone, or a
   notebook edited since) the source notebook is rendered, without outputs, and the log says so.
   The executed copies themselves are not pages.
+* ``on_nav`` drops ``reference/SUMMARY.md`` (the API reference's generated navigation, read by
+  mkdocs-literate-nav) from the pages: it is the menu, not a page.
+* ``on_post_page`` gives Material's search dialog and progress bar the accessible names they
+  ship without (axe-core: ``aria-dialog-name``, ``aria-progressbar-name``), and strips from
+  notebook pages what mkdocs-jupyter inlines into each of them: about 590 KB of JupyterLab CSS
+  (``docs/assets/stylesheets/notebook.css`` styles the cells instead), a MathJax configuration
+  (KaTeX renders the math) and a Mermaid loader that would fetch from a CDN.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
@@ -99,3 +107,50 @@ def on_files(files, config, **kwargs):
         else:
             log.info("%s: %s; rendering it without outputs", file.src_uri, reason)
     return files
+
+
+NAV_FILE = "reference/SUMMARY.md"
+
+
+def on_nav(nav, config, files, **kwargs):
+    """The generated navigation file of the API reference is not a page of its own."""
+    summary = files.get_file_from_path(NAV_FILE)
+    if summary is not None:
+        files.remove(summary)
+    return nav
+
+
+# Material's markup for the two widgets, and the accessible name each gets.
+_UNNAMED_WIDGETS = {
+    '<div class="md-search" data-md-component="search" role="dialog">': (
+        '<div class="md-search" data-md-component="search" role="dialog" aria-label="Search">'
+    ),
+    '<div class="md-progress" data-md-component="progress" role="progressbar">': (
+        '<div class="md-progress" data-md-component="progress" role="progressbar" '
+        'aria-label="Loading the page">'
+    ),
+}
+_INLINE_BLOCK = re.compile(
+    r"<style\b[^>]*>.*?</style>|<script type=\"(?:module|text/x-mathjax-config)\">.*?</script>",
+    re.S,
+)
+# What marks an inline block as mkdocs-jupyter's: JupyterLab classes, its Pygments sheet
+# (twice, once as a Python list's repr), its MathJax set-up, its Mermaid loader.
+_JUPYTER_MARKS = ("jp-", "jupyter-wrapper", "td.linenos", "MathJax", "mermaid")
+
+
+def _strip_jupyter_inlines(html: str) -> str:
+    def keep_or_drop(match: re.Match) -> str:
+        block = match.group(0)
+        return "" if any(mark in block for mark in _JUPYTER_MARKS) else block
+
+    return _INLINE_BLOCK.sub(keep_or_drop, html)
+
+
+def on_post_page(output: str, page, config, **kwargs) -> str:
+    """Name Material's search dialog and progress bar; slim the notebook pages."""
+    for unnamed, named in _UNNAMED_WIDGETS.items():
+        output = output.replace(unnamed, named)
+    if page.file.src_uri.endswith(".ipynb"):
+        output = _strip_jupyter_inlines(output)
+    return output

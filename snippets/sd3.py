@@ -41,10 +41,8 @@ __all__ = [
     "SD3_VAE",
     "build_text_encoder",
     "encoder_rows",
-    "encoder_table",
     "build_transformer",
     "transformer_rows",
-    "transformer_table",
     "joint_sequence",
     "adaln_zero_parameters",
     "attention_scores",
@@ -236,34 +234,6 @@ def encoder_rows() -> list[dict]:
     return rows
 
 
-def _billions(n: int) -> str:
-    return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.0f} M"
-
-
-def encoder_table(rows: list[dict] | None = None) -> str:
-    """[`encoder_rows`][snippets.sd3.encoder_rows] as a Markdown table, with a total row.
-
-    Examples:
-        >>> print(encoder_table().splitlines()[0])
-        | Encoder | Parameters | Layers x width | Per-token output | Pooled | Trained on |
-    """
-    rows = rows or encoder_rows()
-    lines = [
-        "| Encoder | Parameters | Layers x width | Per-token output | Pooled | Trained on |",
-        "|---|--:|--:|---|--:|---|",
-    ]
-    for r in rows:
-        pooled = f"`[{r['pooled']}]`" if r["pooled"] else "none"
-        tokens = f"`[{r['tokens'][0]}, {r['tokens'][1]}]`"
-        lines.append(
-            f"| {r['name']} | {r['parameters']:,} ({_billions(r['parameters'])}) | "
-            f"{r['layers']} x {r['width']} | {tokens} | {pooled} | {r['trained on']} |"
-        )
-    total = sum(r["parameters"] for r in rows)
-    lines.append(f"| **all three** | **{total:,}** ({_billions(total)}) | | | | |")
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- transformers
 
 _TRANSFORMERS = {"SD3-medium": SD3_MEDIUM, "SD3.5-large": SD35_LARGE, "FLUX.1-dev": FLUX1_DEV}
@@ -309,26 +279,6 @@ def transformer_rows() -> list[dict]:
             }
         )
     return rows
-
-
-def transformer_table(rows: list[dict] | None = None) -> str:
-    """[`transformer_rows`][snippets.sd3.transformer_rows] as a Markdown table.
-
-    Examples:
-        >>> print(transformer_table().splitlines()[0])
-        | Model | Parameters | Width | Heads | Dual-stream blocks | Single-stream blocks | Pooled text width | Guidance embedding |
-    """
-    rows = rows or transformer_rows()
-    lines = [
-        "| Model | Parameters | Width | Heads | Dual-stream blocks | Single-stream blocks | Pooled text width | Guidance embedding |",
-        "|---|--:|--:|--:|--:|--:|--:|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['parameters']:,} ({_billions(r['parameters'])}) | {r['width']} | {r['heads']} | "
-            f"{r['joint']} | {r['single']} | {r['pooled']} | {'yes' if r['guidance embedding'] else 'no'} |"
-        )
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- sequence lengths and costs

@@ -22,6 +22,7 @@ import http.server
 import os
 import re
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -111,3 +112,44 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@dataclass
+class SiteReport:
+    """What the browser tests measured, printed after the run (pytest_terminal_summary)."""
+
+    accessibility: list[tuple[str, str, str, int]] = field(default_factory=list)
+    weights: list[tuple[str, int, int, str, int]] = field(default_factory=list)
+
+
+_SITE_REPORT = SiteReport()
+
+
+@pytest.fixture(scope="session")
+def site_report() -> SiteReport:
+    return _SITE_REPORT
+
+
+def pytest_terminal_summary(terminalreporter):
+    report = _SITE_REPORT
+    if report.weights:
+        terminalreporter.section("page weight on first load (search index aside)")
+        terminalreporter.write_line(f"{'page':44} {'bytes':>11} {'files':>5}  heaviest file")
+        for page, total, files, heaviest, size in sorted(report.weights, key=lambda r: -r[1]):
+            name = (
+                heaviest.rsplit("/", 2)[-2] + "/"
+                if heaviest.endswith("/")
+                else heaviest.rsplit("/", 1)[-1]
+            )
+            terminalreporter.write_line(f"{page:44} {total:>11,} {files:>5}  {name} ({size:,})")
+    if report.accessibility:
+        terminalreporter.section("axe-core findings (serious and critical fail the tests)")
+        totals: dict[tuple[str, str], list[int]] = {}
+        for _page, impact, rule, nodes in report.accessibility:
+            pages_nodes = totals.setdefault((impact, rule), [0, 0])
+            pages_nodes[0] += 1
+            pages_nodes[1] += nodes
+        for (impact, rule), (pages, nodes) in sorted(totals.items()):
+            terminalreporter.write_line(
+                f"{impact:9} {rule:28} on {pages} page views, {nodes} nodes"
+            )

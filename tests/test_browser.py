@@ -5,6 +5,12 @@ port, and each page is opened with Debian's ``/usr/bin/chromium`` driven by Pyth
 (``playwright install`` is never used). A page fails on: a console error, an uncaught page
 error, a failed request or an HTTP status >= 400, any request to another origin, math that
 KaTeX did not render, an image without alt text, or horizontal overflow at 390 px.
+
+Two more checks run on every page: axe-core (the copy that ships inside the
+``axe-playwright-python`` package, injected into the page; never a CDN) in the light and the
+dark scheme, failing on any serious or critical finding; and the page's weight on first load
+(everything the browser fetches before the network goes idle, the search index aside), at most
+1 MB. Both print a summary at the end of the run (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from sitetools.reference_pages import page_path, teaching_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -42,7 +50,9 @@ def page_paths() -> list[str]:
             paths.append(stem[: -len("index")])
         else:
             paths.append(stem + "/")
-    return paths
+    # The API reference's module pages are generated at build time (sitetools/reference_pages.py).
+    paths += [f"reference/{page_path(module)[: -len('.md')]}/" for module in teaching_modules()]
+    return sorted(paths)
 
 
 def page_id(path: str) -> str:
@@ -62,8 +72,12 @@ def same_origin(url: str, base: str) -> bool:
 class PageVisit:
     """One page opened in a fresh browser context, with every problem it produced."""
 
-    def __init__(self, browser, base: str, path: str, viewport: dict) -> None:
-        self.context = browser.new_context(viewport=viewport, service_workers="block")
+    def __init__(
+        self, browser, base: str, path: str, viewport: dict, color_scheme: str = "light"
+    ) -> None:
+        self.context = browser.new_context(
+            viewport=viewport, service_workers="block", color_scheme=color_scheme
+        )
         # Nothing may leave the origin; abort it too, so a slip never reaches the network.
         self.context.route(lambda url: not same_origin(url, base), lambda route: route.abort())
         self.page = self.context.new_page()
@@ -73,10 +87,20 @@ class PageVisit:
         self.page.on("requestfailed", self._on_request_failed)
         self.page.on("response", self._on_response)
         self.page.on("request", lambda request: self._on_request(request, base))
+        self.bytes_loaded: dict[str, int] = {}
+        self.page.on("requestfinished", self._on_request_finished)
         self.page.goto(base + path, wait_until="networkidle")
         # KaTeX fonts are requested when glyphs are laid out; wait for them too.
         self.page.evaluate("document.fonts.ready.then(() => true)")
         self.page.wait_for_load_state("networkidle")
+        # Material's document$ emits once the page's components are mounted; our scripts
+        # (math, focusable scroll regions) hang off it and run just after.
+        self.page.evaluate(SETTLED)
+
+    def _on_request_finished(self, request) -> None:
+        response = request.response()
+        if response is not None:
+            self.bytes_loaded[request.url] = len(response.body())
 
     def _on_console(self, message) -> None:
         if message.type == "error":
@@ -101,8 +125,8 @@ class PageVisit:
 def visit(browser, site_url):
     opened = []
 
-    def open_page(path: str, viewport: dict = DESKTOP) -> PageVisit:
-        page_visit = PageVisit(browser, site_url, path, viewport)
+    def open_page(path: str, viewport: dict = DESKTOP, color_scheme: str = "light") -> PageVisit:
+        page_visit = PageVisit(browser, site_url, path, viewport, color_scheme)
         opened.append(page_visit)
         return page_visit
 
@@ -110,6 +134,13 @@ def visit(browser, site_url):
     for page_visit in opened:
         page_visit.close()
 
+
+SETTLED = """
+() => new Promise((resolve) => {
+  if (typeof document$ === 'undefined') return resolve(false);
+  const subscription = document$.subscribe(() => setTimeout(() => resolve(true), 300));
+})
+"""
 
 UNRENDERED_MATH = """
 () => [...document.querySelectorAll('.arithmatex')]
@@ -226,3 +257,68 @@ def test_math_renders_after_instant_navigation(visit, built_site, site_url):
         target, [f"math not rendered after navigation: {tex}" for tex in unrendered]
     )
     assert not page_visit.problems, report(target, page_visit.problems)
+
+
+# ------------------------------------------------------------------ accessibility (axe-core)
+
+AXE_RUN = "() => axe.run(document, {resultTypes: ['violations']})"
+BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    import axe_playwright_python
+
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+def describe_violation(violation: dict) -> str:
+    nodes = violation["nodes"]
+    where = "; ".join(str(node["target"][0]) for node in nodes[:3])
+    more = f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""
+    summary = nodes[0].get("failureSummary", "").replace("\n", " ")[:240]
+    return (
+        f"{violation['impact']} {violation['id']} ({len(nodes)} nodes: {where}{more}): "
+        f"{violation['help']}. {summary}"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("path", PAGES, ids=page_id)
+def test_no_serious_accessibility_findings(visit, axe_source, site_report, path, scheme):
+    page = visit(path, color_scheme=scheme).page
+    page.add_script_tag(content=axe_source)
+    violations = page.evaluate(AXE_RUN)["violations"]
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    for violation in violations:
+        site_report.accessibility.append(
+            (f"/{path} ({scheme})", violation["impact"], violation["id"], len(violation["nodes"]))
+        )
+    assert not blocking, report(
+        f"{path} ({scheme} scheme)", [describe_violation(v) for v in blocking]
+    )
+
+
+# ------------------------------------------------------------------------- page weight
+
+PAGE_WEIGHT_LIMIT = 1_000_000  # bytes, on first load with an empty cache
+SEARCH_INDEX = "search/search_index.json"
+
+
+@pytest.mark.parametrize("path", PAGES, ids=page_id)
+def test_page_weighs_at_most_1_mb_on_first_load(visit, site_report, path):
+    """HTML, CSS, scripts, fonts and the images shown at once (lazy ones aside), uncompressed."""
+    page_visit = visit(path)
+    loaded = {
+        url: size for url, size in page_visit.bytes_loaded.items() if not url.endswith(SEARCH_INDEX)
+    }
+    total = sum(loaded.values())
+    heaviest = max(loaded, key=loaded.get)
+    site_report.weights.append((f"/{path}", total, len(loaded), heaviest, loaded[heaviest]))
+    assert total <= PAGE_WEIGHT_LIMIT, (
+        f"/{path} loads {total:,} bytes in {len(loaded)} files (limit {PAGE_WEIGHT_LIMIT:,}); "
+        "heaviest: "
+        + ", ".join(
+            f"{url} {size:,}" for url, size in sorted(loaded.items(), key=lambda kv: -kv[1])[:5]
+        )
+    )

@@ -11,6 +11,7 @@ import torch
 from numerics import assert_same_function
 from torch import nn
 
+from artifacts.sd3_and_flux.tables import encoder_table
 from snippets import sd3
 from snippets.flux import FluxSingleBlock
 from snippets.mmdit import MMDiTBlock
@@ -63,7 +64,9 @@ def test_encoder_table_follows_the_configurations(encoder_rows):
     assert clip_l["pooled"] + big_g["pooled"] == sd3.SD3_MEDIUM["pooled_projection_dim"]
     # both CLIPs together are half as wide as T5, which the pipeline pads them to
     assert 2 * (clip_l["tokens"][1] + big_g["tokens"][1]) == sd3.SD3_MEDIUM["joint_attention_dim"]
-    assert "| **all three** |" in sd3.encoder_table(list(encoder_rows.values()))
+    table = encoder_table(list(encoder_rows.values()))
+    total = sum(r["parameters"] for r in encoder_rows.values())
+    assert f"| **all three** | **{total:,}** " in table
 
 
 def test_transformer_rows_follow_the_configurations():

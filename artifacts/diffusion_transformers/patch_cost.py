@@ -7,13 +7,99 @@ from artifacts.plotting import (
     PATCH_COLOURS,
     new_figure,
 )
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.params import (
     attention_cost,
+    dit_gflops,
     patch_size_rows,
-    patch_size_table,
 )
 from snippets.patchify import num_patches
+
+TABLE_NOTE = (
+    "*A `[{channels}, {side}, {side}]` latent (a {pixels} × {pixels} image). Both relative columns "
+    "count from this latent at p = {base}, the same baseline as the figure below. Gflops: DiT-XL's "
+    "whole forward pass at that patch size, counted from the matrix shapes by `dit_gflops`.*"
+)
+"""The note under the patch-size table."""
+ALT = (
+    "Two log-log line charts. Left: tokens against latent size for patch sizes {patches}; halving "
+    "the patch size or doubling the latent side multiplies the tokens by 4. Right: attention cost, "
+    "proportional to tokens squared, relative to the {side} × {side} latent at p = {base} (1×); it "
+    "grows 16-fold for each such step, to {top:,}× at {top_side} × {top_side} with p = {top_p}."
+)
+"""The figure's alt text, filled in from its axes."""
+CAPTION = (
+    "Patch size is DiT's resolution knob: halving p multiplies the tokens by 4 and the attention "
+    "matrix by 16, exactly as doubling the latent side does. Costs relative to the {side} × {side} "
+    "latent at p = {base}, as in the table above."
+)
+"""The figure's caption."""
+
+
+def baseline_label(side: int, patch_size: int) -> str:
+    """How the table and the figure name the one baseline of their relative costs.
+
+    Examples:
+        >>> baseline_label(32, 8)
+        '32 × 32 at p = 8'
+    """
+    return f"{side} × {side} at p = {patch_size}"
+
+
+def patch_cost_table(
+    side: int, patch_sizes: tuple[int, ...], channels: int = 4
+) -> tuple[str, list[dict]]:
+    """The patch-size table for a ``[channels, side, side]`` latent, and its rows for the JSON.
+
+    Beside the attention matrix: DiT-XL's whole forward cost at each patch size. Both relative
+    columns count from the largest patch size on this latent, the figure's baseline.
+
+    Args:
+        side: latent side.
+        patch_sizes: patch sides, one row each, largest first.
+        channels: latent channels.
+
+    Returns:
+        ``(markdown, rows)``: the table with its note, and the rows of
+        [`patch_size_rows`][snippets.params.patch_size_rows] with ``dit_xl_gflops`` added.
+
+    Examples:
+        >>> table, rows = patch_cost_table(32, (8, 4, 2))
+        >>> print(table.splitlines()[4])
+        | 2 | 16 × 16 | 256 | 16 | 65,536 | 256× | 118.6 | 16.0× |
+    """
+    base = max(patch_sizes)
+    baseline = baseline_label(side, base)
+    base_scores, base_gflops = attention_cost(side, base), dit_gflops(f"DiT-XL/{base}", side)
+    rows = patch_size_rows((channels, side, side), patch_sizes)
+    cells = []
+    for r in rows:
+        r["dit_xl_gflops"] = dit_gflops(f"DiT-XL/{r['patch_size']}", side)
+        cells.append(
+            [
+                r["patch_size"],
+                f"{r['grid']} × {r['grid']}",
+                f"{r['tokens']:,}",
+                r["patch_dim"],
+                f"{r['attention_entries']:,}",
+                f"{r['attention_entries'] // base_scores:,}×",
+                f"{r['dit_xl_gflops']:.1f}",
+                f"{r['dit_xl_gflops'] / base_gflops:.1f}×",
+            ]
+        )
+    header = [
+        "Patch size p",
+        "Grid",
+        "Tokens L",
+        "Values per patch",
+        "Attention matrix L²",
+        f"L² relative to {baseline}",
+        "DiT-XL Gflops (whole forward pass)",
+        f"Gflops relative to {baseline}",
+    ]
+    note = TABLE_NOTE.format(channels=channels, side=side, pixels=8 * side, base=base)
+    return markdown_table(header, cells, align="right") + "\n\n" + note, rows
 
 
 @producer("dit-patch-cost")
@@ -21,11 +107,12 @@ def dit_patch_cost_figure(
     ctx, latent_sizes: tuple = (32, 64, 128), patch_sizes: tuple = (2, 4, 8)
 ) -> None:
     """Tokens and relative attention cost against patch size and latent resolution, plus the table
-    ``patch-size-table.md`` for a ``[4, 64, 64]`` latent at p = 8, 4, 2.
+    ``patch-size-table.md`` for the smallest latent at every patch size. Every relative number
+    counts from one baseline: the smallest latent at the largest patch size.
 
     Args:
         ctx: the pipeline's [`Context`][sitetools.pipeline.Context].
-        latent_sizes: latent sides on the x axis.
+        latent_sizes: latent sides on the x axis; the smallest is the table's.
         patch_sizes: one line per patch size; the largest is the cost reference.
 
     Examples:
@@ -41,8 +128,10 @@ def dit_patch_cost_figure(
     from matplotlib.ticker import FuncFormatter
 
     fig, (ax_tokens, ax_cost) = new_figure(1, 2, figsize=(8, 3.8))
-    sides = list(latent_sizes)
-    reference = attention_cost(min(sides), max(patch_sizes))
+    sides = sorted(latent_sizes)
+    side, base = sides[0], max(patch_sizes)
+    baseline = baseline_label(side, base)
+    reference = attention_cost(side, base)
     for p in sorted(patch_sizes):
         tokens = [num_patches(s, s, p) for s in sides]
         cost = [attention_cost(s, p) / reference for s in sides]
@@ -60,28 +149,30 @@ def dit_patch_cost_figure(
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2)
         ax.set_xticks(sides, [f"{s}×{s}" for s in sides])
-        ax.set_xlim(min(sides) / 1.25, max(sides) * 1.4)
+        ax.set_xlim(side / 1.25, sides[-1] * 1.4)
         ax.set_xlabel("latent size (H × W)")
         ax.minorticks_off()
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax_tokens.set_ylabel("tokens L = (H/p)·(W/p)")
     ax_tokens.set_title("Sequence length")
-    ax_cost.set_ylabel(f"L², relative to {min(sides)}×{min(sides)} at p = {max(patch_sizes)}")
+    ax_cost.set_ylabel(f"L², relative to {baseline}")
     ax_cost.set_title("Attention cost per layer (∝ L²)")
     ax_cost.legend(frameon=False)
     fig.tight_layout()
+    top_side, top_p = sides[-1], min(patch_sizes)
     ctx.save_figure(
         fig,
         "patch-cost.png",
-        alt=(
-            "Two log-log line charts. Left: tokens against latent size for patch sizes 2, 4 and 8; "
-            "halving the patch size or doubling the latent side multiplies the tokens by 4. Right: "
-            "attention cost, proportional to tokens squared, grows 16-fold for each such step."
+        alt=ALT.format(
+            patches=", ".join(map(str, sorted(patch_sizes))),
+            side=side,
+            base=base,
+            top=attention_cost(top_side, top_p) // reference,
+            top_side=top_side,
+            top_p=top_p,
         ),
-        caption=(
-            "Patch size is DiT's resolution knob: halving p multiplies the tokens by 4 and the "
-            "attention matrix by 16, exactly as doubling the latent side does."
-        ),
+        caption=CAPTION.format(side=side, base=base),
     )
-    ctx.save_table(patch_size_table((4, 64, 64), (8, 4, 2)), "patch-size-table.md")
-    ctx.save_json(patch_size_rows((4, 64, 64), (8, 4, 2)), "patch-size-table.json")
+    table, rows = patch_cost_table(side, tuple(sorted(patch_sizes, reverse=True)))
+    ctx.save_table(table, "patch-size-table.md")
+    ctx.save_json(rows, "patch-size-table.json")

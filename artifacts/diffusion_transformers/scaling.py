@@ -10,15 +10,79 @@ from artifacts.plotting import (
     SIZES,
     new_figure,
 )
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.dit import build_dit
 from snippets.params import (
     PAPER_GFLOPS,
     dit_family_rows,
-    dit_family_table,
     dit_gflops,
     parameter_breakdown,
 )
+
+PART_COLOURS = {
+    "attention": PALETTE["blue"],
+    "MLP": PALETTE["green"],
+    "adaLN": PALETTE["vermillion"],
+    "other": PALETTE["grey"],
+}
+"""The parts of the right panel; ``other`` collects the groups too thin to see as bars."""
+THIN = 0.02
+"""A group under this share of the parameters in every model joins ``other``."""
+ALT = (
+    "Left: parameters in millions against width for DiT-S/2, B/2, L/2 and XL/2 ({sizes}), each on "
+    "a dashed curve N times 18 D squared for its depth. Right: stacked bars of each model's "
+    "parameter shares in attention, MLP and adaLN, with the {merged} together as 'other', "
+    "{smallest:.1f}% to {largest:.1f}% of each model, printed past the end of its bar; for "
+    "DiT-XL/2, attention {attention:.0f}%, MLP {mlp:.0f}%, adaLN {adaln:.0f}% and other "
+    "{other:.1f}%."
+)
+"""The figure's alt text, filled in from the counts."""
+CAPTION = (
+    "Every DiT block holds 18·D² + 15·D parameters (attention 4·D², MLP 8·D², adaLN 6·D²), so a "
+    "DiT's size is close to N · 18·D²: two knobs. 'Other' ({merged}) is at most {largest:.1f}% of a "
+    "model, too thin to read as a bar, so its share is printed past each bar. Counted at real size "
+    "on the meta device."
+)
+
+
+def merge_thin_parts(breakdowns: list[dict[str, int]], thin: float = THIN):
+    """Parameter shares per model, the groups under ``thin`` in every model merged into ``other``.
+
+    Args:
+        breakdowns: one [`parameter_breakdown`][snippets.params.parameter_breakdown] per model.
+        thin: the share under which a group is merged into ``"other"``.
+
+    Returns:
+        ``(shares, merged)``: one ``{part: share}`` dict per model (``mlp`` spelt ``MLP``,
+        ``other`` last, shares summing to 1) and the names of the merged groups.
+
+    Examples:
+        >>> shares, merged = merge_thin_parts([{"attention": 49, "mlp": 50, "embedders": 1}])
+        >>> shares, merged
+        ([{'attention': 0.49, 'MLP': 0.5, 'other': 0.01}], ['embedders'])
+    """
+    groups = list(dict.fromkeys(g for b in breakdowns for g in b))
+    merged = [g for g in groups if all(b.get(g, 0) < thin * sum(b.values()) for b in breakdowns)]
+    shares = []
+    for b in breakdowns:
+        total = sum(b.values())
+        share = {
+            ("MLP" if g == "mlp" else g): b.get(g, 0) / total for g in groups if g not in merged
+        }
+        share["other"] = sum(b.get(g, 0) for g in merged) / total
+        shares.append(share)
+    return shares, merged
+
+
+def listing(names: list[str]) -> str:
+    """Names as an English list.
+
+    Examples:
+        >>> listing(["a"]), listing(["a", "b"]), listing(["a", "b", "c"])
+        ('a', 'a and b', 'a, b and c')
+    """
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
 
 
 @producer("dit-scaling")
@@ -90,25 +154,29 @@ def dit_scaling_figure(ctx) -> None:
     ax_params.set_xlim(250, 1650)
     ax_params.legend(frameon=False, loc="upper left", fontsize=8)
 
-    groups = ["attention", "mlp", "adaLN", "patch embedding", "embedders", "final layer"]
-    colours = [
-        PALETTE["blue"],
-        PALETTE["green"],
-        PALETTE["vermillion"],
-        PALETTE["yellow"],
-        PALETTE["purple"],
-        PALETTE["grey"],
-    ]
     names = [r["name"] for r in rows]
-    breakdowns = [parameter_breakdown(build_dit(name)) for name in names]
+    shares, merged = merge_thin_parts([parameter_breakdown(build_dit(name)) for name in names])
+    parts = list(shares[0])
+    # "patch embedding" and "embedders" are both embeddings: one word keeps the legend short
+    legend_names = list(dict.fromkeys("embeddings" if "embed" in g else g for g in merged))
     left = np.zeros(len(names))
-    for group, colour in zip(groups, colours):
-        share = np.array([b.get(group, 0) / sum(b.values()) for b in breakdowns])
+    for part in parts:
+        share = np.array([s[part] for s in shares])
         ax_parts.barh(
-            names, share * 100, left=left * 100, color=colour, label=group, edgecolor="white"
+            names,
+            share * 100,
+            left=left * 100,
+            color=PART_COLOURS.get(part, PALETTE["purple"]),
+            label=f"other: {listing(legend_names)}" if part == "other" else part,
+            edgecolor="white",
+            linewidth=0 if part == "other" else 1,  # a white edge would hide a sliver
         )
         for row, (x0, w) in enumerate(zip(left, share)):
-            if w > 0.08:
+            if part == "other":  # too thin to hold its number: print it past the bar's end
+                ax_parts.text(
+                    101, row, f"{100 * w:.1f}%", ha="left", va="center", fontsize=8, color="#333"
+                )
+            elif w > 0.08:
                 ax_parts.text(
                     100 * (x0 + w / 2),
                     row,
@@ -116,43 +184,76 @@ def dit_scaling_figure(ctx) -> None:
                     ha="center",
                     va="center",
                     fontsize=8,
-                    color="white" if group in ("attention", "final layer") else "black",
+                    color="white" if part == "attention" else "black",
                 )
         left += share
     ax_parts.invert_yaxis()
     ax_parts.set_xlabel("share of parameters (%)")
     ax_parts.set_title("Where the parameters are")
-    ax_parts.set_xlim(0, 100)
+    ax_parts.set_xlim(0, 112)
+    ax_parts.set_xticks(range(0, 101, 20))
+    ax_parts.spines["bottom"].set_bounds(0, 100)
     ax_parts.grid(axis="y", visible=False)
     ax_parts.legend(
-        frameon=False, fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18)
+        frameon=False, fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18)
     )
     fig.tight_layout()
-    xl = breakdowns[-1]
-    share = {g: round(100 * xl.get(g, 0) / sum(xl.values())) for g in groups}
+    xl = {part: 100 * share for part, share in shares[-1].items()}
+    smallest = min(100 * s["other"] for s in shares)
+    largest = max(100 * s["other"] for s in shares)
     ctx.save_figure(
         fig,
         "scaling.png",
-        alt=(
-            "Left: parameters in millions against width for DiT-S/2, B/2, L/2 and XL/2 "
-            f"({', '.join(format(r['ours'] / 1e6, '.0f') + 'M' for r in rows)}), each on a dashed curve "
-            "N times 18 D squared for its depth. Right: stacked bars of each model's parameter "
-            f"shares; for DiT-XL/2, attention {share['attention']}%, MLP {share['mlp']}%, "
-            f"adaLN {share['adaLN']}%, embeddings and final layer the rest."
+        alt=ALT.format(
+            sizes=", ".join(f"{r['ours'] / 1e6:.0f}M" for r in rows),
+            merged=listing(merged),
+            smallest=smallest,
+            largest=largest,
+            attention=xl["attention"],
+            mlp=xl["MLP"],
+            adaln=xl["adaLN"],
+            other=xl["other"],
         ),
-        caption=(
-            "Every DiT block holds 18·D² + 15·D parameters (attention 4·D², MLP 8·D², adaLN 6·D²), so "
-            "a DiT's size is close to N · 18·D²: two knobs. Counted at real size on the meta device."
-        ),
+        caption=CAPTION.format(merged=listing(merged), largest=largest),
     )
-    ctx.save_table(dit_family_table(2), "dit-family.md")
+    header = [
+        "Model",
+        "Depth N",
+        "Width D",
+        "Heads",
+        "Ours",
+        "Reference code",
+        "diffusers",
+        "Quoted",
+        "diffusers − ours",
+        "(N − 1) × embedders",
+    ]
+    family = [
+        [
+            r["name"],
+            r["depth"],
+            r["hidden_size"],
+            r["num_heads"],
+            f"{r['ours']:,}",
+            f"{r['reference']:,}",
+            f"{r['diffusers']:,}",
+            f"{r['paper_m']}M",
+            f"{r['gap']:,}",
+            f"{r['extra_embedders']:,}",
+        ]
+        for r in rows
+    ]
+    ctx.save_table(markdown_table(header, family, align="l" + "r" * 9), "dit-family.md")
     ctx.save_json(rows, "dit-family.json")
 
-    lines = [
-        "| Model | Gflops p = 2 | Gflops p = 4 | Gflops p = 8 | Paper, p = 4 |",
-        "|---|--:|--:|--:|--:|",
+    patches = (2, 4, 8)
+    gflops = [
+        [
+            f"DiT-{size}",
+            *(f"{dit_gflops(f'DiT-{size}/{p}'):.1f}" for p in patches),
+            PAPER_GFLOPS[size],
+        ]
+        for size in SIZES
     ]
-    for size in SIZES:
-        values = " | ".join(f"{dit_gflops(f'DiT-{size}/{p}'):.1f}" for p in (2, 4, 8))
-        lines.append(f"| DiT-{size} | {values} | {PAPER_GFLOPS[size]} |")
-    ctx.save_table("\n".join(lines), "dit-gflops.md")
+    header = ["Model", *(f"Gflops p = {p}" for p in patches), "Paper, p = 4"]
+    ctx.save_table(markdown_table(header, gflops, align="lrrrr"), "dit-gflops.md")

@@ -7,6 +7,7 @@ import torch
 
 from artifacts.digits.models import TRAINED, on_cpu_threads
 from artifacts.plotting import percent
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.digits.data import (
     CLASS_NAMES,
@@ -20,6 +21,17 @@ from snippets.digits.evaluation import (
     quadrant_shares,
 )
 from snippets.digits.training import KIND_TITLES, MODEL_NAMES, load_trained
+
+HEADLINE = (
+    "Averaged over {prompts} prompts, the image tokens of the trained {model} give "
+    "**{image_to_text_first}** of their attention to the {n_txt} text tokens in block 1 and "
+    "**{image_to_text_last}** in block {last_block} (spread evenly it would be {uniform}); the text "
+    "tokens give **{text_to_image_first}** and **{text_to_image_last}** of theirs to the image. Of "
+    "the image tokens' attention to the prompt, the word that names the digit (position "
+    "{word_position} of {n_txt}) receives **{word_first}** in block 1 and **{word_last}** in block "
+    "{last_block}."
+)
+"""The page's sentence on one model's attention quadrants, filled in from the measured shares."""
 
 
 def _attention_figure(maps, tokens: list[str], n_img: int, title: str):
@@ -88,18 +100,15 @@ def digits_attention(ctx, label, t, steps, seed, batch):
             "map": [h.tolist() for h in head_mean],
             "tokens": tokens,
         }
-        table = [
-            "| block | text to text | text to image | image to text | image to image |",
-            "|---:|---:|---:|---:|---:|",
-            *[
-                f"| {b + 1} | {percent(s['text to text'])} | {percent(s['text to image'])} | "
-                f"{percent(s['image to text'])} | {percent(s['image to image'])} |"
-                for b, s in enumerate(shares)
-            ],
-        ]
+        quadrants = ["text to text", "text to image", "image to text", "image to image"]
+        table = markdown_table(
+            ["block", *quadrants],
+            [[str(b + 1), *(percent(s[q]) for q in quadrants)] for b, s in enumerate(shares)],
+            align="right",
+        )
         uniform = n_txt / (n_txt + n_img)
         ctx.save_table(
-            "\n".join(table)
+            table
             + f"\n\n*{KIND_TITLES[kind]}: share of its attention each query modality gives each key modality "
             f"(attention rows summed over a quadrant, averaged over heads and {labels.shape[0]} prompts, "
             f"{batch // 10} per digit, at t = {t_used:g}). Spread uniformly, attention would give the {n_txt} text "
@@ -107,16 +116,21 @@ def digits_attention(ctx, label, t, steps, seed, batch):
             f"quadrants-{kind}.md",
         )
         first, last = shares[0], shares[-1]
-        ctx.save_table(
-            f"Averaged over {labels.shape[0]} prompts, the image tokens of the trained {MODEL_NAMES[kind]} give "
-            f"**{percent(first['image to text'])}** of their attention to the {n_txt} text tokens in block 1 and "
-            f"**{percent(last['image to text'])}** in block {len(shares)} (spread evenly it would be "
-            f"{percent(uniform)}); the text tokens give **{percent(first['text to image'])}** and "
-            f"**{percent(last['text to image'])}** of theirs to the image. Of the image tokens' attention to "
-            f"the prompt, the word that names the digit (position {word + 1} of {n_txt}) receives "
-            f"**{percent(word_share[0])}** in block 1 and **{percent(word_share[-1])}** in block {len(shares)}.",
-            f"headline-{kind}.md",
+        headline = HEADLINE.format(
+            prompts=labels.shape[0],
+            model=MODEL_NAMES[kind],
+            n_txt=n_txt,
+            last_block=len(shares),
+            image_to_text_first=percent(first["image to text"]),
+            image_to_text_last=percent(last["image to text"]),
+            uniform=percent(uniform),
+            text_to_image_first=percent(first["text to image"]),
+            text_to_image_last=percent(last["text to image"]),
+            word_position=word + 1,
+            word_first=percent(word_share[0]),
+            word_last=percent(word_share[-1]),
         )
+        ctx.save_table(headline, f"headline-{kind}.md")
         where = "joint" if kind == "mmdit" else "shared main"
         fig = _attention_figure(
             head_mean,

@@ -8,6 +8,7 @@ import torch
 
 from artifacts.digits.models import TRAINED, on_cpu_threads
 from artifacts.plotting import percent
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.digits.evaluation import (
     parameter_groups,
@@ -16,6 +17,9 @@ from snippets.digits.training import load_trained
 from snippets.mmdit import MMDiT
 from snippets.params import count_parameters
 from snippets.single_stream import SingleStreamDiT
+
+STREAM_COLUMNS = ["", "dual-stream (MMDiT)", "single-stream (S3-DiT style)"]
+"""Header of both comparison tables: row label, then one column per model."""
 
 
 def _real_width_models(hidden: int = 3840, depth: int = 30, heads: int = 30, refiners: int = 2):
@@ -77,11 +81,9 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
     cfg = mm["config"]
 
     def row(label, f):
-        return f"| {label} | {f(mm)} | {f(ss)} |"
+        return [label, f(mm), f(ss)]
 
-    lines = [
-        "| | dual-stream (MMDiT) | single-stream (S3-DiT style) |",
-        "|---|---:|---:|",
+    rows = [
         row(
             "width D, heads", lambda c: f"{c['config']['hidden_size']}, {c['config']['num_heads']}"
         ),
@@ -107,7 +109,7 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
         row("agreement at 8 steps", lambda c: percent(c["ag8"])),
     ]
     ctx.save_table(
-        "\n".join(lines)
+        markdown_table(STREAM_COLUMNS, rows, align="lrr")
         + f"\n\n*The two trained digit models: same width, and an image token passes through the same number "
         f"of blocks in both ({cfg['depth']}). FD without guidance, mean of {sweep_seeds} noise seeds; real-vs-real yardstick "
         f"{mm['yardstick']:.2f}.*",
@@ -127,14 +129,12 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
     per_block_mm = sum(p.numel() for p in big_mm.blocks[0].parameters())
     per_block_ss = sum(p.numel() for p in big_ss.layers[0].parameters())
     big = [
-        "| | dual-stream (MMDiT) | single-stream (S3-DiT style) |",
-        "|---|---:|---:|",
-        f"| one main block | {per_block_mm / 1e6:,.1f} M | {per_block_ss / 1e6:,.1f} M |",
-        *[f"| {g} | {g_mm[g] / 1e9:,.2f} B | {g_ss[g] / 1e9:,.2f} B |" for g in g_mm],
-        f"| **total** | **{t_mm / 1e9:,.2f} B** | **{t_ss / 1e9:,.2f} B** |",
+        ["one main block", f"{per_block_mm / 1e6:,.1f} M", f"{per_block_ss / 1e6:,.1f} M"],
+        *[[g, f"{g_mm[g] / 1e9:,.2f} B", f"{g_ss[g] / 1e9:,.2f} B"] for g in g_mm],
+        ["**total**", f"**{t_mm / 1e9:,.2f} B**", f"**{t_ss / 1e9:,.2f} B**"],
     ]
     ctx.save_table(
-        "\n".join(big)
+        markdown_table(STREAM_COLUMNS, big, align="lrr")
         + f"\n\n*The same two classes built at Z-Image's width and depth (D = {real_width}, {real_depth} main "
         f"blocks, {real_heads} heads, {real_refiners} refiners per modality) on the meta device, with this "
         f"page's toy text embedding.*",

@@ -9,6 +9,7 @@ import torch
 
 from artifacts.digits.models import on_cpu_threads
 from artifacts.plotting import percent, row_labels, show_digits
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.digits.data import (
     CLASS_NAMES,
@@ -74,24 +75,17 @@ def seeds_note(avg: dict) -> str:
 def _sweep_tables(
     avg: dict, steps: list[int], guidance: list[float], yardstick: float, accuracy: float
 ):
-    head = (
-        "| Euler steps | "
-        + " | ".join("no guidance (w = 1)" if w == 1 else f"w = {w:g}" for w in guidance)
-        + " |"
-    )
-    rule = "|---:|" + "---:|" * len(guidance)
-    fd_rows = [
-        f"| {s} | " + " | ".join(f"{avg[(s, w)]['fd']:.2f}" for w in guidance) + " |" for s in steps
-    ]
-    ag_rows = [
-        f"| {s} | " + " | ".join(percent(avg[(s, w)]["agreement"]) for w in guidance) + " |"
-        for s in steps
-    ]
-    fd_table = "\n".join([head, rule, *fd_rows]) + (
+    header = ["Euler steps"] + ["no guidance (w = 1)" if w == 1 else f"w = {w:g}" for w in guidance]
+
+    def table(cell) -> str:
+        rows = [[str(s), *(cell(avg[(s, w)]) for w in guidance)] for s in steps]
+        return markdown_table(header, rows, align="right")
+
+    fd_table = table(lambda v: f"{v['fd']:.2f}") + (
         f"\n\n*Fréchet distance to the training digits (lower is better), {seeds_note(avg)}. "
         f"Real held-out digits score **{yardstick:.2f}** (the yardstick).*"
     )
-    ag_table = "\n".join([head, rule, *ag_rows]) + (
+    ag_table = table(lambda v: percent(v["agreement"])) + (
         f"\n\n*Class agreement (share of samples the classifier assigns to the requested digit). "
         f"Real held-out digits score **{percent(accuracy)}**.*"
     )

@@ -9,6 +9,7 @@ import torch
 from artifacts.digits.models import TRAINED, on_cpu_threads
 from artifacts.digits.naive_concat import GRID
 from artifacts.plotting import percent, row_labels, show_digits
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.digits.evaluation import eval_noise, parameter_groups
 from snippets.digits.training import load_trained, sample_digits
@@ -81,11 +82,9 @@ def sd3_naive_vs_mmdit(ctx):
     )
 
     def row(label, f):
-        return f"| {label} | {f(mm)} | {f(nc)} |"
+        return [label, f(mm), f(nc)]
 
-    lines = [
-        "| | MMDiT (weights per modality) | naive concatenation (shared weights) |",
-        "|---|--:|--:|",
+    rows = [
         row(
             "width, blocks",
             lambda c: f"{c['info']['config']['hidden_size']}, {c['info']['config']['depth']}",
@@ -102,8 +101,9 @@ def sd3_naive_vs_mmdit(ctx):
         row("FD at 16 steps (lower is better)", lambda c: f"{c['fd16']:.2f}"),
         row("agreement at 8 steps", lambda c: percent(c["agreement8"])),
     ]
+    header = ["", "MMDiT (weights per modality)", "naive concatenation (shared weights)"]
     ctx.save_table(
-        "\n".join(lines)
+        markdown_table(header, rows, align="lrr")
         + f"\n\n*No guidance; FD and agreement are means over {len(naive['seeds'])} noise seeds of one sample per "
         f"held-out digit. Real held-out digits score an FD of {yardstick:.2f} (the yardstick).*",
         "comparison.md",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from artifacts.plotting import row_labels, show_digits
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.digits.data import load_digit_split
 from snippets.digits.microcond import (
@@ -20,12 +21,6 @@ from snippets.digits.microcond import (
     sharpness,
 )
 from snippets.digits.training import cpu_threads
-
-
-def _rows_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 @producer(
@@ -167,7 +162,7 @@ def sdxl_microcond_effects(ctx, per_digit, steps, seed):
         for row in effects["crop"]
     ]
     ctx.save_table(
-        _rows_table(
+        markdown_table(
             [
                 "asked original size",
                 "sharpness of samples",
@@ -176,7 +171,7 @@ def sdxl_microcond_effects(ctx, per_digit, steps, seed):
             size_rows,
         )
         + "\n\n"
-        + _rows_table(
+        + markdown_table(
             [
                 "asked crop",
                 "centre shift of samples (rows, cols)",

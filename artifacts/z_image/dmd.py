@@ -7,6 +7,7 @@ import time
 import torch
 
 from artifacts.plotting import PALETTE, new_figure, percent
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.digits.training import cpu_threads
 from snippets.dmd import (
@@ -60,13 +61,6 @@ def metrics_row(
         row.append(f"{m['reward']:.2f}")
     row.append("" if seconds is None else f"{seconds:.1f}")
     return row
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table from a header and rows of cells."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def reading(results: dict, teacher_reward: float) -> str:
@@ -228,7 +222,7 @@ def zimage_dmd(
     ctx.save_table(markdown_table(header, rows), "dmd-table.md")
     ctx.save_table(
         markdown_table(header[:5] + ["mean reward", "seconds"], reward_rows)
-        + f"\nMean reward of the data: {data_reward:.2f}; of the guided teacher: {teacher_reward:.2f}.\n",
+        + f"\n\nMean reward of the data: {data_reward:.2f}; of the guided teacher: {teacher_reward:.2f}.\n",
         "dmdr-table.md",
     )
     ctx.save_table(reading(results, teacher_reward), "dmd-reading.md")

@@ -7,6 +7,7 @@ import json
 import torch
 
 from artifacts.plotting import percent, row_labels, show_digits
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.digits.evaluation import eval_noise
 from snippets.digits.training import cpu_threads, load_trained, sample_digits
@@ -14,6 +15,14 @@ from snippets.digits.training import cpu_threads, load_trained, sample_digits
 KIND = "single-stream"
 GRID = dict(per_class=4, steps=16, seed=11)
 """The sample grid: the noise seed and step count of ``digits-samples`` and ``digits-naive-concat``."""
+
+TABLE_NOTE = (
+    "Both unguided, mean of the sweep's noise seeds; real held-out digits score FD {yardstick:.2f} "
+    "against the training digits. Across those seeds the single-stream model's FD ranges from "
+    "{fd_min:.2f} to {fd_max:.2f}, a spread {larger_or_smaller} than the gap of {gap:.2f} between "
+    "the two models."
+)
+"""The sentence under the refiners table, filled in from the sweep and the two models' numbers."""
 
 
 def sweep_point(sweep: dict, steps: int, guidance: float = 1.0) -> dict:
@@ -96,18 +105,19 @@ def zimage_refiners(ctx, per_class, steps, seed):
         "FD at 16 steps (lower is better)",
         "agreement at 8 steps",
     ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in comparison_rows(single, naive)]
     point = sweep_point(sweep, 16)
     gap = abs(single["fd16"] - naive["fd16"])
-    spread = point["fd_max"] - point["fd_min"]
-    lines.append(
-        f"\nBoth unguided, mean of the sweep's noise seeds; real held-out digits score FD "
-        f"{naive_eval['yardstick']:.2f} against the training digits. Across those seeds the single-stream "
-        f"model's FD ranges from {point['fd_min']:.2f} to {point['fd_max']:.2f}, a spread "
-        f"{'larger' if spread > gap else 'smaller'} than the gap of {gap:.2f} between the two models.\n"
+    note = TABLE_NOTE.format(
+        yardstick=naive_eval["yardstick"],
+        fd_min=point["fd_min"],
+        fd_max=point["fd_max"],
+        larger_or_smaller="larger" if point["fd_max"] - point["fd_min"] > gap else "smaller",
+        gap=gap,
     )
-    ctx.save_table("\n".join(lines), "refiners-table.md")
+    ctx.save_table(
+        markdown_table(header, comparison_rows(single, naive)) + "\n\n" + note,
+        "refiners-table.md",
+    )
     ctx.save_json({"single": single, "naive": naive}, "numbers.json")
 
     fig, axes = plt.subplots(1, 2, figsize=(4.8, 4.6))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from artifacts.plotting import PALETTE, new_figure
+from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.rope import caption_position_ids, image_position_ids, padded_length, rope_scores
 
@@ -160,9 +161,13 @@ def zimage_rope(ctx, caption_tokens, rows, columns, grid, longer_caption, text_t
         ),
         caption="One query content against one key content placed on every patch: what changes with position.",
     )
-    rows_md = ["| query | spread of its scores over a 32 x 32 grid of image keys |", "|---|---|"]
-    rows_md += [f"| {name} | {value:.3f} |" for name, value in spreads.items()]
-    ctx.save_table("\n".join(rows_md) + "\n", "rope-spread.md")
+    ctx.save_table(
+        markdown_table(
+            ["query", f"spread of its scores over a {grid} x {grid} grid of image keys"],
+            [[name, f"{value:.3f}"] for name, value in spreads.items()],
+        ),
+        "rope-spread.md",
+    )
     ctx.save_json(
         {
             "spreads": spreads,

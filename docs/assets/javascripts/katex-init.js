@@ -6,6 +6,9 @@
 // hangs off Material's `document$` observable, which emits on the first load and after every
 // instant navigation.
 //
+// KaTeX itself (about 270 KB of script) is loaded only by pages that hold math, the first time
+// one is shown; pages without math never fetch it.
+//
 // Errors are not swallowed: auto-render reports a TeX error with console.error and leaves the
 // source in place, and the browser smoke test fails on any console error.
 (function () {
@@ -22,6 +25,33 @@
     { left: "$", right: "$", display: false },
   ].concat(ARITHMATEX_DELIMITERS);
 
+  // This file is assets/javascripts/katex-init.js; KaTeX is vendored in assets/katex/.
+  var KATEX = new URL("../katex/", document.currentScript.src);
+  var loading = null;
+
+  function loadScript(url) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = url;
+      script.onload = resolve;
+      script.onerror = function () {
+        reject(new Error("could not load " + url));
+      };
+      document.head.appendChild(script);
+    });
+  }
+
+  function loadKatex() {
+    if (loading === null) {
+      loading = loadScript(new URL("katex.min.js", KATEX)).then(function () {
+        return loadScript(new URL("contrib/auto-render.min.js", KATEX));
+      });
+    }
+    return loading;
+  }
+
+  var MATH = ".arithmatex, .jupyter-wrapper .jp-RenderedMarkdown";
+
   function render(root) {
     root.querySelectorAll(".arithmatex").forEach(function (element) {
       renderMathInElement(element, { delimiters: ARITHMATEX_DELIMITERS });
@@ -34,6 +64,9 @@
   }
 
   document$.subscribe(function () {
-    render(document.body);
+    if (!document.querySelector(MATH)) return;
+    loadKatex().then(function () {
+      render(document.body);
+    }, console.error);
   });
 })();
