@@ -58,6 +58,13 @@ class FenceParser:
         self.python = PythonEvaluator()
 
     def __call__(self, document):
+        from sitetools.macros import MacroError, check_code_fences
+
+        try:
+            # An unclosed fence would hide its code (and the rest of the page) from the tests.
+            check_code_fences(document.text.split("\n"))
+        except MacroError as error:
+            raise ValueError(f"{document.path}, {error}") from None
         fences = sorted(self.lexer(document), key=lambda region: region.start)
         for region in fences:
             nested = any(

@@ -60,8 +60,9 @@ def run_one(kind: str, args: dict, queue) -> None:
     folder = REPO / "docs" / "generated" / f"digits-{kind}"
     if args["from_cache"] and (folder / "ema.pt").is_file():
         model, info = load_trained(folder, device)
+        manifest = json.loads((folder.parent / "manifest.json").read_text())
         seconds, n_params, source = (
-            info["train_seconds"],
+            manifest["artifacts"][f"digits-{kind}"]["seconds"],
             info["parameters"],
             f"cache ({info.get('torch_threads')} threads)",
         )

@@ -376,6 +376,63 @@ def _iter_scannable(lines: list[str]) -> Iterator[tuple[int, str, int | None]]:
     yield -1, "", fence[2] if fence else None
 
 
+def _check_fences(
+    lines: list[str], fail: Callable[[int, str], NoReturn], ref: Callable[[int], str]
+) -> None:
+    """An opening fence with a language inside an open fence means the first was never closed.
+
+    A closing fence has no info string, so a forgotten closer silently turns the prose up to the
+    next fence into code and the next fence's code into prose. Nested fences that show Markdown
+    use a longer outer fence (````), which this leaves alone.
+    """
+    fence: tuple[str, int, int] | None = None  # (character, length, index)
+    in_comment = False
+    for i, raw in enumerate(lines):
+        line = _clean(raw)
+        if fence is None:
+            if in_comment:
+                in_comment = "-->" not in line
+                continue
+            m = _FENCE_OPEN.match(line)
+            if m and not (m["fence"][0] == "`" and "`" in m["info"]):
+                fence = (m["fence"][0], len(m["fence"]), i)
+            elif line.lstrip().startswith("<!--") and "-->" not in line:
+                in_comment = True
+            continue
+        stripped = line.strip()
+        if stripped and set(stripped) == {fence[0]} and len(stripped) >= fence[1]:
+            fence = None
+            continue
+        m = _FENCE_OPEN.match(line)
+        if m and m["fence"][0] == fence[0] and len(m["fence"]) == fence[1] and m["info"].strip():
+            fail(
+                fence[2],
+                f"this code fence is never closed before the fence that opens on {ref(i)}; "
+                f"add a line '{fence[0] * fence[1]}' after its code",
+            )
+
+
+def check_code_fences(lines: list[str]) -> None:
+    """Raise `MacroError` for a code fence that is never closed (the Sybil collector uses it).
+
+    Examples:
+        >>> check_code_fences(["```python", "x = 1", "```"])
+        >>> try:
+        ...     check_code_fences(["```python", "x = 1", "", "```python", "y = 2", "```"])
+        ... except MacroError as e:
+        ...     print(e.line, e.problem)
+        1 this code fence is never closed before the fence that opens on line 4; add a line '```' after its code
+    """
+
+    def fail(index: int, problem: str) -> NoReturn:
+        raise MacroError(index + 1, problem, lines[index])
+
+    _check_fences(lines, fail, lambda index: f"line {index + 1}")
+    for index, _, open_fence in _iter_scannable(lines):
+        if index == -1 and open_fence is not None:
+            fail(open_fence, "this code fence is never closed: the rest of the page is code")
+
+
 def validate(
     lines: list[str],
     blocks: dict[str, type[Block]],
@@ -414,6 +471,7 @@ def validate(
     def unclosed(block: _Open, before: str) -> NoReturn:
         fail(block.line, f"block '{block.name}' is never closed: {before}")
 
+    _check_fences(lines, fail, ref)
     stack: list[_Open] = []
     skip: set[int] = set()  # option lines already read
     for i, line, open_fence in _iter_scannable(lines):
@@ -421,10 +479,12 @@ def validate(
             if stack:
                 hint = (
                     f" (the code fence opened on {ref(open_fence)} is never closed)"
-                    if open_fence
+                    if open_fence is not None
                     else ""
                 )
                 unclosed(stack[-1], f"add a line '{'/' * stack[-1].slashes}' after its body{hint}")
+            if open_fence is not None:
+                fail(open_fence, "this code fence is never closed: the rest of the page is code")
             break
         if i in skip:
             continue

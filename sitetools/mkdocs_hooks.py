@@ -13,7 +13,8 @@
   The executed copies themselves are not pages.
 * ``on_nav`` drops ``reference/SUMMARY.md`` (the API reference's generated navigation, read by
   mkdocs-literate-nav) from the pages: it is the menu, not a page.
-* ``on_post_page`` gives Material's search dialog and progress bar the accessible names they
+* ``on_post_page`` checks each page's HTML (sitetools/page_checks.py: alt text, duplicate
+  ids, leftover macro or include syntax) and warns with the page and line; it also gives Material's search dialog and progress bar the accessible names they
   ship without (axe-core: ``aria-dialog-name``, ``aria-progressbar-name``), and strips from
   notebook pages what mkdocs-jupyter inlines into each of them: about 590 KB of JupyterLab CSS
   (``docs/assets/stylesheets/notebook.css`` styles the cells instead), a MathJax configuration
@@ -44,6 +45,9 @@ def _execute() -> bool:
 
 def on_pre_build(config, **kwargs) -> None:
     """Run every stale producer and notebook before MkDocs reads ``docs/``."""
+    from sitetools.generated_fragments import reset_warnings
+
+    reset_warnings()  # one warning per missing artifact and build, also under `mkdocs serve`
     if not _execute():
         log.info("SNIPPETS_EXECUTE=0: artifact pipeline not run; using docs/generated as it is")
         return
@@ -148,7 +152,22 @@ def _strip_jupyter_inlines(html: str) -> str:
 
 
 def on_post_page(output: str, page, config, **kwargs) -> str:
-    """Name Material's search dialog and progress bar; slim the notebook pages."""
+    """Check the page (sitetools/page_checks.py); name Material's widgets; slim notebook pages."""
+    from sitetools.page_checks import find_problems, source_line
+
+    problems = find_problems(output)
+    if problems:
+        try:
+            source = Path(page.file.abs_src_path).read_text(encoding="utf-8")
+        except (OSError, TypeError):
+            source = ""
+        for problem, needle in problems:
+            log.warning(
+                "Doc file '%s', line %d: %s",
+                page.file.src_uri,
+                source_line(source, needle),
+                problem,
+            )
     for unnamed, named in _UNNAMED_WIDGETS.items():
         output = output.replace(unnamed, named)
     if page.file.src_uri.endswith(".ipynb"):

@@ -2,7 +2,7 @@
 
 Real-size models are built on PyTorch's ``meta`` device: every tensor has a shape and no
 storage, so DiT-XL/2 (about 675 million parameters) costs no memory and parameter counts are
-exact. The functions here produce the DiT family table (ours, diffusers', and the figures quoted
+exact. The functions here compute the rows of the DiT family table (ours, diffusers', and the figures quoted
 for the paper) and the patch-size table (tokens and relative attention cost).
 """
 
@@ -29,11 +29,9 @@ __all__ = [
     "build_diffusers_dit",
     "embedder_parameters",
     "dit_family_rows",
-    "dit_family_table",
     "dit_gflops",
     "attention_cost",
     "patch_size_rows",
-    "patch_size_table",
 ]
 
 QUOTED_PARAMS_M: dict[str, int] = {"S": 33, "B": 130, "L": 458, "XL": 675}
@@ -264,33 +262,6 @@ def _millions(n: int) -> str:
     return f"{n / 1e6:,.1f}M"
 
 
-def dit_family_table(patch_size: int = 2) -> str:
-    """[`dit_family_rows`][snippets.params.dit_family_rows] as a Markdown table.
-
-    Args:
-        patch_size: 2, 4 or 8.
-
-    Returns:
-        Markdown text.
-
-    Examples:
-        >>> print(dit_family_table().splitlines()[0])
-        | Model | Depth N | Width D | Heads | Ours | Reference code | diffusers | Quoted | diffusers − ours | (N − 1) × embedders |
-    """
-    lines = [
-        "| Model | Depth N | Width D | Heads | Ours | Reference code | diffusers | Quoted "
-        "| diffusers − ours | (N − 1) × embedders |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ]
-    for r in dit_family_rows(patch_size):
-        lines.append(
-            f"| {r['name']} | {r['depth']} | {r['hidden_size']} | {r['num_heads']} "
-            f"| {r['ours']:,} | {r['reference']:,} | {r['diffusers']:,} | {r['paper_m']}M "
-            f"| {r['gap']:,} | {r['extra_embedders']:,} |"
-        )
-    return "\n".join(lines)
-
-
 def dit_gflops(name: str, input_size: int = 32) -> float:
     """Forward cost of one DiT on one latent, in billions of multiply-accumulates.
 
@@ -378,35 +349,3 @@ def patch_size_rows(
             )
         )
     return rows
-
-
-def patch_size_table(
-    latent_shape: tuple[int, int, int] = (4, 64, 64), patch_sizes: tuple[int, ...] = (8, 4, 2)
-) -> str:
-    """[`patch_size_rows`][snippets.params.patch_size_rows] as a Markdown table.
-
-    Args:
-        latent_shape: ``(C, H, W)``.
-        patch_sizes: patch sides.
-
-    Returns:
-        Markdown text.
-
-    Examples:
-        >>> print(patch_size_table())
-        | Patch size p | Grid | Tokens L | Values per patch | Attention matrix L² | Relative attention cost |
-        |--:|--:|--:|--:|--:|--:|
-        | 8 | 8 × 8 | 64 | 256 | 4,096 | 1× |
-        | 4 | 16 × 16 | 256 | 64 | 65,536 | 16× |
-        | 2 | 32 × 32 | 1,024 | 16 | 1,048,576 | 256× |
-    """
-    lines = [
-        "| Patch size p | Grid | Tokens L | Values per patch | Attention matrix L² | Relative attention cost |",
-        "|--:|--:|--:|--:|--:|--:|",
-    ]
-    for r in patch_size_rows(latent_shape, patch_sizes):
-        lines.append(
-            f"| {r['patch_size']} | {r['grid']} × {r['grid']} | {r['tokens']:,} | {r['patch_dim']} "
-            f"| {r['attention_entries']:,} | {r['relative_cost']:,}× |"
-        )
-    return "\n".join(lines)

@@ -15,6 +15,7 @@ dark scheme, failing on any serious or critical finding; and the page's weight o
 
 from __future__ import annotations
 
+import http.server
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,6 +68,11 @@ def same_origin(url: str, base: str) -> bool:
     if parts.scheme in ("data", "blob", "about"):
         return True
     return (parts.scheme, parts.netloc) == urlsplit(base)[:2]
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature from the base class
+        pass
 
 
 class PageVisit:
@@ -322,3 +328,54 @@ def test_page_weighs_at_most_1_mb_on_first_load(visit, site_report, path):
             f"{url} {size:,}" for url, size in sorted(loaded.items(), key=lambda kv: -kv[1])[:5]
         )
     )
+
+
+# ------------------------------------------------------------------------- math errors
+
+KATEX_PAGE = "# Math\n\nFine: $a^2 + b^2$.\n\nBroken: $\\fracc{1}{2}$.\n"
+
+
+def test_a_katex_error_fails_naming_the_page_and_the_formula(browser, tmp_path):
+    """A formula KaTeX cannot parse is a console error on the page (see katex-init.js)."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    import yaml
+    from site_helpers import mkdocs_build
+
+    docs = tmp_path / "docs"
+    shutil.copytree(DOCS / "assets", docs / "assets")
+    (docs / "index.md").write_text("# Home\n", encoding="utf-8")
+    (docs / "math.md").write_text(KATEX_PAGE, encoding="utf-8")
+    config = {
+        "site_name": "math",
+        "theme": {"name": "material", "font": False, "features": ["navigation.instant"]},
+        "extra_css": ["assets/katex/katex.min.css"],
+        "extra_javascript": ["assets/javascripts/katex-init.js"],
+        "markdown_extensions": [{"pymdownx.arithmatex": {"generic": True}}],
+    }
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    built = mkdocs_build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert built.returncode == 0, built.stdout + built.stderr
+
+    handler = functools.partial(_QuietFiles, directory=str(tmp_path / "site"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        page_visit = PageVisit(browser, base, "math/", DESKTOP)
+        problems = page_visit.problems
+        page_visit.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert any(
+        problem.startswith(
+            "console error: KaTeX could not render the formula `\\fracc{1}{2}` on /math/: "
+            "KaTeX parse error: Undefined control sequence: \\fracc"
+        )
+        for problem in problems
+    ), problems
+    assert not any("a^2" in problem for problem in problems), problems

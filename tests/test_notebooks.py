@@ -234,6 +234,15 @@ def test_pipeline_executes_caches_and_reexecutes_notebooks(tmp_path, caplog):
     assert run().executed == ["notebook-demo"]
     assert outputs_of(nbformat.read(executed, as_version=4)) == "MARKER 48\n"
 
+    # A failing cell stops the run naming the notebook and the cell; the last good copy stays.
+    good = executed.read_bytes()
+    write_notebook(source, "# Demo", "print('MARKER', 6 * 8)", "1 / 0")
+    with pytest.raises(build.BuildError, match=r"demo\.ipynb, cell 3 failed") as failure:
+        run()
+    assert "ZeroDivisionError" in str(failure.value)
+    assert executed.read_bytes() == good
+    write_notebook(source, "# Demo", "print('MARKER', 6 * 8)")
+
     source.unlink()  # a deleted notebook's executed copy goes too
     assert run().executed == []
     assert not executed.exists()

@@ -35,6 +35,17 @@ def on_cpu_threads(func):
     return wrapper
 
 
+SUMMARY = (
+    "The {name} has **{parameters:,}** parameters (width {config.hidden_size}, {blocks}, "
+    "{config.size}x{config.size} digits in patches of {config.patch_size}) and trained for "
+    "**{config.steps:,}** steps of {config.batch_size} digits on {where} (AdamW, peak learning "
+    "rate {config.lr:g}, condition dropped for {dropped:g}% of the digits); the last training "
+    "loss was {loss:.3f}."
+)
+"""The model summary under each trained model on the pages (``model.md``). No seconds: the
+fragment must come out the same on every run; the pipeline prints the seconds."""
+
+
 def _train_artifact(ctx, kind: str, params: dict) -> None:
     config = GeneratorConfig(kind, seed=ctx.seed, **params)
     with cpu_threads(ctx.device):
@@ -52,11 +63,15 @@ def _train_artifact(ctx, kind: str, params: dict) -> None:
     if kind == "single-stream":
         blocks = f"{config.n_refiner_layers} + {config.n_refiner_layers} refiner and {config.depth} shared blocks"
     ctx.save_table(
-        f"The {MODEL_NAMES[kind]} has **{trained.parameters:,}** parameters (width {config.hidden_size}, "
-        f"{blocks}, {config.size}x{config.size} digits in patches of {config.patch_size}) and trained "
-        f"for **{config.steps:,}** steps of {config.batch_size} digits in **{trained.seconds:.0f} s** on {where} "
-        f"(AdamW, peak learning rate {config.lr:g}, condition dropped for {100 * config.p_uncond:g}% of the digits); "
-        f"the last training loss was {trained.losses[-1]:.3f}.",
+        SUMMARY.format(
+            name=MODEL_NAMES[kind],
+            parameters=trained.parameters,
+            config=config,
+            blocks=blocks,
+            where=where,
+            dropped=100 * config.p_uncond,
+            loss=trained.losses[-1],
+        ),
         "model.md",
     )
 

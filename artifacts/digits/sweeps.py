@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 
@@ -175,9 +173,7 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
     model, info = load_trained(ctx.input(f"digits-{kind}"), ctx.device)
     size = info["config"]["size"]
     ev = default_evaluator(size)
-    start = time.perf_counter()
     rows = sweep(model, kind, ev, steps, guidance, seeds, size, ctx.progress, other_seeds)
-    seconds = time.perf_counter() - start
     avg = average_sweep(rows)
     n = ev.split.test_y.shape[0]
     ctx.save_json(
@@ -186,7 +182,6 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
             "yardstick": ev.yardstick,
             "held_out_accuracy": ev.held_out_accuracy,
             "samples_per_run": n,
-            "eval_seconds": seconds,
             "rows": rows,
             "mean": [{"steps": s, "guidance": w, **avg[(s, w)]} for s in steps for w in guidance],
         },

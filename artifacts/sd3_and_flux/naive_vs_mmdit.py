@@ -97,7 +97,6 @@ def sd3_naive_vs_mmdit(ctx):
         row("parameters: text only", lambda c: f"{c['groups']['text only']:,}"),
         row("parameters: shared by both", lambda c: f"{c['groups']['shared by both']:,}"),
         row("**parameters: total**", lambda c: f"**{c['info']['parameters']:,}**"),
-        row("training time (s)", lambda c: f"{c['info']['train_seconds']:.0f}"),
         row("FD at 16 steps (lower is better)", lambda c: f"{c['fd16']:.2f}"),
         row("agreement at 8 steps", lambda c: percent(c["agreement8"])),
     ]

@@ -41,6 +41,18 @@ TRAIN_PARAMS = {
 digits, a wider and deeper model, more and larger steps."""
 
 
+SUMMARY = (
+    "The micro-conditioned DiT has **{parameters:,}** parameters (width {config.hidden_size}, "
+    "{config.depth} blocks, {config.size}x{config.size} digits). It trained for "
+    "**{config.steps:,}** steps of {config.batch_size} digits on {where} ({profile} profile). "
+    "{clean:g}% of its training digits were left clean; the others were shrunk to between "
+    "{config.min_original} and {config.size} pixels a side and scaled back up, and cropped with "
+    "offsets of 0 to {config.max_crop} pixels per axis, and the model was told both. The last "
+    "training loss was {loss:.3f}."
+)
+"""The model summary under the lesson's figures (``model.md``)."""
+
+
 @producer("sdxl-microcond", params=TRAIN_PARAMS)
 def sdxl_microcond(ctx, **params):
     """Train the micro-conditioned DiT on degraded digits; save its EMA weights and a summary."""
@@ -57,12 +69,13 @@ def sdxl_microcond(ctx, **params):
         else torch.cuda.get_device_name(ctx.device)
     )
     ctx.save_table(
-        f"The micro-conditioned DiT has **{info['parameters']:,}** parameters (width {config.hidden_size}, "
-        f"{config.depth} blocks, {config.size}x{config.size} digits). It trained for **{config.steps:,}** steps of "
-        f"{config.batch_size} digits in **{trained.seconds:.0f} s** on {where} ({ctx.profile} profile). "
-        f"{100 * config.p_clean:g}% of its training digits were left clean; the others were shrunk to between "
-        f"{config.min_original} and {config.size} pixels a side and scaled back up, and cropped with offsets of 0 to "
-        f"{config.max_crop} pixels per axis, and the model was told both. The last training loss was "
-        f"{trained.losses[-1]:.3f}.",
+        SUMMARY.format(
+            parameters=info["parameters"],
+            config=config,
+            where=where,
+            profile=ctx.profile,
+            clean=100 * config.p_clean,
+            loss=trained.losses[-1],
+        ),
         "model.md",
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from artifacts.plotting import PALETTE, new_figure, percent
@@ -46,9 +44,7 @@ LIMIT = 3.5
 CLASS_COLOURS = [PALETTE["blue"], PALETTE["orange"]]
 
 
-def metrics_row(
-    name: str, m: dict, seconds: float | None = None, reward: bool = False
-) -> list[str]:
+def metrics_row(name: str, m: dict, reward: bool = False) -> list[str]:
     """One Markdown table row of :func:`snippets.dmd.evaluate_samples` metrics."""
     row = [
         name,
@@ -59,7 +55,6 @@ def metrics_row(
     ]
     if reward:
         row.append(f"{m['reward']:.2f}")
-    row.append("" if seconds is None else f"{seconds:.1f}")
     return row
 
 
@@ -140,9 +135,7 @@ def zimage_dmd(
     # A 128-wide MLP runs fastest on one thread: with two, thread hand-offs cost more than the maths.
     with cpu_threads(ctx.device, n=1):
         g = torch.Generator().manual_seed(ctx.seed)
-        start = time.perf_counter()
         teacher = train_teacher(teacher_steps, generator=g)
-        teacher_seconds = time.perf_counter() - start
         y = torch.arange(n_eval) % 2
         noise = torch.randn(n_eval, 2, generator=g)
         data, _ = sample_data(n_eval, g, labels=y)
@@ -159,21 +152,18 @@ def zimage_dmd(
             shown[label] = x
             rows.append(metrics_row(label, m))
             results[name] = m
-        rows[0][-1] = f"{teacher_seconds:.1f} (training)"
         students = {}
         for name, options in STUDENTS.items():
-            start = time.perf_counter()
             config = DistillConfig(
                 steps=student_steps, lr=lr, draws=draws, guidance=guidance, **options
             )
             student = distill(teacher, config, g)
-            seconds = time.perf_counter() - start
             with torch.no_grad():
                 x = student(noise, y)
             m = evaluate_samples(x, y, data)
             students[name] = x
-            results[name] = {**m, "seconds": seconds}
-            rows.append(metrics_row(name, m, seconds))
+            results[name] = m
+            rows.append(metrics_row(name, m))
         decoupled = "(d) spear + shield, decoupled"
         x = students[decoupled]
         no_reward = {**evaluate_samples(x, y, data), "reward": right_reward(x).mean().item()}
@@ -182,12 +172,10 @@ def zimage_dmd(
             metrics_row(
                 "decoupled DMD, no reward (student d)",
                 no_reward,
-                results[decoupled]["seconds"],
                 reward=True,
             )
         ]
         for name, options in REWARDED.items():
-            start = time.perf_counter()
             config = DistillConfig(
                 steps=student_steps,
                 lr=lr,
@@ -197,13 +185,12 @@ def zimage_dmd(
                 **options,
             )
             student = distill(teacher, config, g)
-            seconds = time.perf_counter() - start
             with torch.no_grad():
                 x = student(noise, y)
             m = {**evaluate_samples(x, y, data), "reward": right_reward(x).mean().item()}
             rewarded[name] = x
-            results["reward: " + name] = {**m, "seconds": seconds}
-            reward_rows.append(metrics_row(name, m, seconds, reward=True))
+            results["reward: " + name] = m
+            reward_rows.append(metrics_row(name, m, reward=True))
         teacher_reward = (
             right_reward(shown[f"teacher, guidance {guidance:g}, {teacher_sample_steps} steps"])
             .mean()
@@ -217,11 +204,10 @@ def zimage_dmd(
         "near the other class",
         "modes covered",
         "distance to data",
-        "seconds",
     ]
     ctx.save_table(markdown_table(header, rows), "dmd-table.md")
     ctx.save_table(
-        markdown_table(header[:5] + ["mean reward", "seconds"], reward_rows)
+        markdown_table([*header, "mean reward"], reward_rows)
         + f"\n\nMean reward of the data: {data_reward:.2f}; of the guided teacher: {teacher_reward:.2f}.\n",
         "dmdr-table.md",
     )
@@ -229,7 +215,6 @@ def zimage_dmd(
     ctx.save_json(
         {
             "results": results,
-            "teacher_seconds": teacher_seconds,
             "teacher_reward": teacher_reward,
             "data_reward": data_reward,
         },

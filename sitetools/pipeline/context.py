@@ -116,7 +116,8 @@ class Context:
         """Save a matplotlib figure as PNG plus the Markdown fragment ``<stem>.md`` that shows it.
 
         The fragment is a figure with the alt text and a caption ending in provenance (device,
-        profile, seed, seconds); include it in a page with
+        profile, seed; not the seconds, which would make every run's bytes differ: the
+        pipeline prints them and the manifest keeps them); include it in a page with
         ``--8<-- "generated/<artifact>/<stem>.md"``. The figure is closed.
 
         Args:
@@ -153,9 +154,9 @@ class Context:
         path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
 
-    def write_fragments(self, device_label: str, seconds: float) -> None:
+    def write_fragments(self, device_label: str) -> None:
         """Write each saved figure's ``<stem>.md`` fragment, its caption ending in provenance."""
-        provenance = f"{device_label} ({self.profile} profile), seed {self.seed}, {seconds:.1f} s"
+        provenance = f"{device_label} ({self.profile} profile), seed {self.seed}"
         for figure in self.figures:
             stem = Path(figure.filename).stem
             alt = re.sub(r"([\\\[\]])", r"\\\1", figure.alt)

@@ -320,7 +320,7 @@ def run_one(item: PlanItem, root: Path, manifest: dict, device, profile: str, ur
                 finally:
                     plt.close("all")
             seconds = time.perf_counter() - began
-            ctx.write_fragments(device_label, seconds)
+            ctx.write_fragments(device_label)
             figures = [dataclasses.asdict(f) for f in ctx.figures]
             if not store.files_in(tmp):
                 raise BuildError(f"{artifact.name}: the producer wrote no files")

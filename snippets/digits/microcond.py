@@ -247,11 +247,10 @@ class TrainedMicroCond:
     seconds: float
 
     def info(self) -> dict:
-        """JSON-able summary."""
+        """JSON-able summary (without the seconds, which differ from run to run)."""
         return {
             "config": self.config.to_dict(),
             "parameters": count_parameters(self.model),
-            "train_seconds": round(self.seconds, 2),
             "losses": [round(v, 5) for v in self.losses],
             "torch_threads": torch.get_num_threads(),
         }

@@ -211,11 +211,15 @@ class TrainedGenerator:
     threads: int = 1
 
     def info(self) -> dict:
-        """JSON-able summary: config, parameter count, seconds, loss curve (every 10 steps)."""
+        """JSON-able summary: config, parameter count, loss curve (every 10 steps).
+
+        The seconds are left out: they differ from run to run, and the summary is saved as an
+        artifact that must come out byte for byte the same (the pipeline's manifest and log
+        keep each artifact's seconds).
+        """
         return {
             "config": self.config.to_dict(),
             "parameters": self.parameters,
-            "train_seconds": round(self.seconds, 2),
             "losses": [round(v, 5) for v in self.losses],
             "loss_every": 10,
             "torch_threads": self.threads,
@@ -444,8 +448,8 @@ CPU_TUNED = {
 """Steps and peak learning rate of each model in the CPU profile.
 
 Steps: as many as fit in about 75 s on the two cores of the course's reference machine, which
-leaves room for the run-to-run spread of the training time there (each model's summary on the
-pages gives the seconds of the run that made it).
+leaves room for the run-to-run spread of the training time there (the pipeline prints each
+model's seconds, and `benchmarks/pipeline_seconds.py` tabulates them).
 Learning rate: the one of 4e-3, 5e-3, 5.5e-3, 6e-3 and 8e-3 that did best for that model on FD
 and agreement together. Those were measured on the held-out digits, the same ones the pages
 evaluate on (1,797 digits leave no room for a separate validation split), so the figures are

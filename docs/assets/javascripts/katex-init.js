@@ -9,8 +9,8 @@
 // KaTeX itself (about 270 KB of script) is loaded only by pages that hold math, the first time
 // one is shown; pages without math never fetch it.
 //
-// Errors are not swallowed: auto-render reports a TeX error with console.error and leaves the
-// source in place, and the browser smoke test fails on any console error.
+// Errors are not swallowed: a formula KaTeX cannot parse stays as source and is reported with
+// console.error, naming the formula and the page; the browser tests fail on any console error.
 (function () {
   "use strict";
 
@@ -52,14 +52,29 @@
 
   var MATH = ".arithmatex, .jupyter-wrapper .jp-RenderedMarkdown";
 
+  // One line that names the page and the formula; the browser tests fail on it.
+  function reportError(message, error) {
+    var formula = message.replace(/^KaTeX auto-render: Failed to parse `|` with $/g, "");
+    console.error(
+      "KaTeX could not render the formula `" + formula + "` on " + location.pathname +
+        ": " + (error && error.message ? error.message : error)
+    );
+  }
+
   function render(root) {
     root.querySelectorAll(".arithmatex").forEach(function (element) {
-      renderMathInElement(element, { delimiters: ARITHMATEX_DELIMITERS });
+      renderMathInElement(element, {
+        delimiters: ARITHMATEX_DELIMITERS,
+        errorCallback: reportError,
+      });
     });
     root
       .querySelectorAll(".jupyter-wrapper .jp-RenderedMarkdown")
       .forEach(function (element) {
-        renderMathInElement(element, { delimiters: NOTEBOOK_DELIMITERS });
+        renderMathInElement(element, {
+          delimiters: NOTEBOOK_DELIMITERS,
+          errorCallback: reportError,
+        });
       });
   }
 

@@ -1,0 +1,91 @@
+"""Checks on each built page that no Markdown extension makes: they turn slips into warnings.
+
+Run from ``on_post_page`` (sitetools/mkdocs_hooks.py) on the page's HTML; each problem is
+logged as a warning naming the page file and the source line, so ``mkdocs build --strict``
+fails on it:
+
+* an image with empty or missing alt text (the browser tests check it too, later);
+* an id used twice on one page (two headings with the same explicit ``{#id}``, an anchor
+  that repeats a heading's id): links to it reach only the first;
+* macro or include syntax left in the page outside code (``///`` at the start of a line,
+  ``--8<--``): a block or an include that nothing read, now shown to readers as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from html import unescape
+
+_CODE = re.compile(r"<(pre|code|script|style|textarea)\b.*?</\1>", re.S | re.I)
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+_SRC = re.compile(r"""\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+_ID = re.compile(r"""\sid\s*=\s*"([^"]+)\"""")
+_TAG = re.compile(r"<[^>]+>")
+_LEFTOVER = re.compile(r"^\s*(/{3,}.*)$|(-{2}8<-{2}.*)$", re.M)
+
+
+def _value(match: re.Match | None) -> str:
+    return "" if match is None else "".join(match.groups(default=""))
+
+
+def _content(html: str) -> str:
+    """The page's article, where the Markdown went (Material: between these two markers)."""
+    start = html.find('<article class="md-content__inner')
+    end = html.find("</article>", start)
+    return html[start:end] if start != -1 and end != -1 else html
+
+
+def find_problems(html: str) -> list[tuple[str, str]]:
+    """(problem, text to look for in the source) for each slip in a built page's HTML.
+
+    Examples:
+        >>> page = ('<article class="md-content__inner"><h2 id="a">A</h2><p id="a">x</p>'
+        ...         '<img src="f.png" alt=""><p>/// tip | T</p><pre>/// fine in code</pre>'
+        ...         '</article>')
+        >>> for problem, needle in find_problems(page):
+        ...     print(problem, "|", needle)
+        image 'f.png' has no alt text; write what it shows: ![what it shows](f.png) | f.png
+        the id 'a' is used 2 times on this page; links to it reach only the first | a
+        macro or include syntax left in the page as text (nothing read it): '/// tip | T' | /// tip | T
+    """
+    content = _content(html)
+    problems = []
+    for tag in _IMG.findall(content):
+        if not _value(_ALT.search(tag)).strip():
+            # MkDocs made the URL relative to the page's folder; show it as written.
+            src = re.sub(r"^(\.\./)+", "", _value(_SRC.search(tag)))
+            problems.append(
+                (
+                    f"image '{src}' has no alt text; write what it shows: ![what it shows]({src})",
+                    src,
+                )
+            )
+    for id_, count in Counter(_ID.findall(_CODE.sub("", content))).items():
+        if count > 1:
+            problems.append(
+                (
+                    f"the id '{id_}' is used {count} times on this page; links to it reach only the first",
+                    id_,
+                )
+            )
+    text = unescape(_TAG.sub("\n", _CODE.sub("", content)))
+    for match in _LEFTOVER.finditer(text):
+        leftover = (match.group(1) or match.group(2)).strip()
+        problems.append(
+            (
+                f"macro or include syntax left in the page as text (nothing read it): '{leftover}'",
+                leftover,
+            )
+        )
+    return problems
+
+
+def source_line(source: str, needle: str) -> int:
+    """The 1-based line of ``source`` that holds ``needle`` (or its first word), else 1."""
+    for candidate in (needle, needle.split()[0] if needle.split() else needle):
+        index = source.find(candidate)
+        if candidate and index != -1:
+            return source.count("\n", 0, index) + 1
+    return 1
