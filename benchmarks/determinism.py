@@ -17,6 +17,7 @@ Prints each run's seconds too.
 from __future__ import annotations
 
 import argparse
+import difflib
 import filecmp
 import os
 import subprocess
@@ -56,6 +57,17 @@ def compare(first: Path, second: Path) -> tuple[list[str], list[str], int]:
     return differing, sorted(a ^ b), len(a & b)
 
 
+def print_first_difference(a: Path, b: Path, lines: int = 6) -> None:
+    """For a text file, the first lines of a unified diff (what differs, not just that it does)."""
+    try:
+        old, new = a.read_text("utf-8").splitlines(), b.read_text("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return
+    diff = [line for line in difflib.unified_diff(old, new, lineterm="", n=0)][2:]
+    for line in diff[:lines]:
+        print(f"      {line[:160]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=[], help="only these artifacts (+needs)")
@@ -69,6 +81,7 @@ def main() -> int:
         print(f"differing files: {len(differing)}")
         for name in differing:
             print(f"  {name}")
+            print_first_difference(first / name, second / name)
         if unmatched:
             print(f"files written by one run only: {len(unmatched)}")
             for name in unmatched:

@@ -63,7 +63,8 @@ def missing_artifacts(path: str, docs: Path, seen: frozenset[str] = frozenset())
         []
     """
     if _artifact(path) is not None:
-        return [] if (docs / path).is_file() else [path]
+        file = path.split(":", 1)[0]  # "generated/x/t.md:section" includes a section of t.md
+        return [] if (docs / file).is_file() else [file]
     source = docs / path.split(":", 1)[0]
     if path in seen or source.suffix != ".md" or not source.is_file():
         return []  # source-code sections and other files: pymdownx.snippets checks them
@@ -130,7 +131,8 @@ class _Placeholders(Preprocessor):
                 )
             # Raw HTML on one line (line numbers stay the page's): Python-Markdown passes an
             # HTML block through; a stash placeholder would not survive its whitespace cleanup.
-            lines[index] = placeholder_html(missing)
+            indent = line[: len(line) - len(line.lstrip())]  # inside a list item, say
+            lines[index] = indent + placeholder_html(missing)
         return lines
 
 

@@ -354,13 +354,14 @@ def _iter_scannable(lines: list[str]) -> Iterator[tuple[int, str, int | None]]:
     A last item (-1, "", fence) follows, where fence is the index of a code fence that
     is still open at the end, or None.
     """
-    fence: tuple[str, int, int] | None = None  # (character, length, index)
+    fence: tuple[str, int, int, int] | None = None  # (character, length, index, indent)
     in_comment = False
     for i, raw in enumerate(lines):
         line = _clean(raw)
         if fence is not None:
             stripped = line.strip()
-            if stripped and set(stripped) == {fence[0]} and len(stripped) >= fence[1]:
+            closes = _indent(line) <= fence[3] + 3  # deeper is code, as in CommonMark
+            if closes and stripped and set(stripped) == {fence[0]} and len(stripped) >= fence[1]:
                 fence = None
             continue
         if in_comment:
@@ -368,7 +369,7 @@ def _iter_scannable(lines: list[str]) -> Iterator[tuple[int, str, int | None]]:
             continue
         m = _FENCE_OPEN.match(line)
         if m and not (m["fence"][0] == "`" and "`" in m["info"]):
-            fence = (m["fence"][0], len(m["fence"]), i)
+            fence = (m["fence"][0], len(m["fence"]), i, len(m["indent"]))
         elif line.lstrip().startswith("<!--") and "-->" not in line:
             in_comment = True
             continue
@@ -385,7 +386,7 @@ def _check_fences(
     next fence into code and the next fence's code into prose. Nested fences that show Markdown
     use a longer outer fence (````), which this leaves alone.
     """
-    fence: tuple[str, int, int] | None = None  # (character, length, index)
+    fence: tuple[str, int, int, str] | None = None  # (character, length, index, indent)
     in_comment = False
     for i, raw in enumerate(lines):
         line = _clean(raw)
@@ -395,16 +396,25 @@ def _check_fences(
                 continue
             m = _FENCE_OPEN.match(line)
             if m and not (m["fence"][0] == "`" and "`" in m["info"]):
-                fence = (m["fence"][0], len(m["fence"]), i)
+                fence = (m["fence"][0], len(m["fence"]), i, m["indent"])
             elif line.lstrip().startswith("<!--") and "-->" not in line:
                 in_comment = True
             continue
         stripped = line.strip()
-        if stripped and set(stripped) == {fence[0]} and len(stripped) >= fence[1]:
+        closes = _indent(line) <= len(fence[3]) + 3  # deeper is code, as in CommonMark
+        if closes and stripped and set(stripped) == {fence[0]} and len(stripped) >= fence[1]:
             fence = None
             continue
         m = _FENCE_OPEN.match(line)
-        if m and m["fence"][0] == fence[0] and len(m["fence"]) == fence[1] and m["info"].strip():
+        # Same character, length and indentation, with a language: an opener, not code (a
+        # docstring's indented example fence inside a python fence is code).
+        if (
+            m
+            and m["fence"][0] == fence[0]
+            and len(m["fence"]) == fence[1]
+            and m["indent"] == fence[3]
+            and m["info"].strip()
+        ):
             fail(
                 fence[2],
                 f"this code fence is never closed before the fence that opens on {ref(i)}; "

@@ -23,7 +23,10 @@ _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 _SRC = re.compile(r"""\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 _ID = re.compile(r"""\sid\s*=\s*"([^"]+)\"""")
 _TAG = re.compile(r"<[^>]+>")
-_LEFTOVER = re.compile(r"^\s*(/{3,}.*)$|(-{2}8<-{2}.*)$", re.M)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Only where the syntax would have been read: a block line, or an include at a line's start
+# (`;--8<--`, pymdownx.snippets' escape, shows the syntax on purpose).
+_LEFTOVER = re.compile(r"^[ \t]*(/{3,}.*|--8<--[ \t]+[\"'].*)$", re.M)
 
 
 def _value(match: re.Match | None) -> str:
@@ -56,6 +59,8 @@ def find_problems(html: str) -> list[tuple[str, str]]:
         if not _value(_ALT.search(tag)).strip():
             # MkDocs made the URL relative to the page's folder; show it as written.
             src = re.sub(r"^(\.\./)+", "", _value(_SRC.search(tag)))
+            if src.startswith("data:"):  # a notebook's plot: name it, do not print it
+                src = src[: src.find(",") + 1] + "..."
             problems.append(
                 (
                     f"image '{src}' has no alt text; write what it shows: ![what it shows]({src})",
@@ -70,9 +75,9 @@ def find_problems(html: str) -> list[tuple[str, str]]:
                     id_,
                 )
             )
-    text = unescape(_TAG.sub("\n", _CODE.sub("", content)))
+    text = unescape(_TAG.sub("\n", _CODE.sub("", _COMMENT.sub("", content))))
     for match in _LEFTOVER.finditer(text):
-        leftover = (match.group(1) or match.group(2)).strip()
+        leftover = match.group(1).strip()
         problems.append(
             (
                 f"macro or include syntax left in the page as text (nothing read it): '{leftover}'",
@@ -83,8 +88,21 @@ def find_problems(html: str) -> list[tuple[str, str]]:
 
 
 def source_line(source: str, needle: str) -> int:
-    """The 1-based line of ``source`` that holds ``needle`` (or its first word), else 1."""
-    for candidate in (needle, needle.split()[0] if needle.split() else needle):
+    r"""The 1-based line of ``source`` that holds ``needle`` (or its first word), else 1.
+
+    An id is looked for as ``{#id`` and ``id="id"`` first, so that the word elsewhere in the
+    text does not answer.
+
+    Examples:
+        >>> source_line("Cost matters.\n\n## Cost {#cost}\n", "cost")
+        3
+    """
+    for candidate in (
+        "{#" + needle,
+        f'id="{needle}"',
+        needle,
+        needle.split()[0] if needle.split() else needle,
+    ):
         index = source.find(candidate)
         if candidate and index != -1:
             return source.count("\n", 0, index) + 1

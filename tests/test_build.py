@@ -706,3 +706,14 @@ def test_a_producer_that_writes_nothing_is_an_error_and_keeps_the_previous_artif
     with pytest.raises(build.BuildError, match=r"^keeper: the producer wrote no files$"):
         pkg.build(modules=[pkg.module("keeper")])
     assert snapshot(pkg.root / "keeper") == good
+
+
+def test_a_run_that_writes_the_manifest_drops_an_older_stamp(pkg):
+    """The stamp (sitetools/pipeline/stamp.py) may only describe a run that left all fresh."""
+    pkg.build()
+    path = pkg.root / "manifest.json"
+    data = json.loads(path.read_text())
+    data["stamp"] = "from an earlier complete run"
+    path.write_text(json.dumps(data))
+    pkg.build(force=True, only=["alpha"])
+    assert "stamp" not in json.loads(path.read_text())

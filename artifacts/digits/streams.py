@@ -18,7 +18,19 @@ from snippets.mmdit import MMDiT
 from snippets.params import count_parameters
 from snippets.single_stream import SingleStreamDiT
 
-STREAM_COLUMNS = ["", "dual-stream (MMDiT)", "single-stream (S3-DiT style)"]
+STREAM_COLUMNS = ["measure", "dual-stream (MMDiT)", "single-stream (S3-DiT style)"]
+STREAMS_NOTE = (
+    "*The two trained digit models: same width, and an image token passes through the same "
+    "number of blocks in both ({depth}). FD without guidance, mean of {seeds} noise seeds; "
+    "real-vs-real yardstick {yardstick:.2f}.*"
+)
+"""The note under the table of the two trained models (``streams.md``)."""
+HEADLINE = (
+    "At equal width the single-stream model has **{single:,}** parameters against the MMDiT's "
+    "**{dual:,}** ({ratio:.0%}), and reaches an FD of **{single_fd:.2f}** at 16 steps against "
+    "**{dual_fd:.2f}** (yardstick {yardstick:.2f})."
+)
+"""The sentence the lesson quotes (``headline.md``)."""
 """Header of both comparison tables: row label, then one column per model."""
 
 
@@ -108,16 +120,20 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
     ]
     ctx.save_table(
         markdown_table(STREAM_COLUMNS, rows, align="lrr")
-        + f"\n\n*The two trained digit models: same width, and an image token passes through the same number "
-        f"of blocks in both ({cfg['depth']}). FD without guidance, mean of {sweep_seeds} noise seeds; real-vs-real yardstick "
-        f"{mm['yardstick']:.2f}.*",
+        + "\n\n"
+        + STREAMS_NOTE.format(depth=cfg["depth"], seeds=sweep_seeds, yardstick=mm["yardstick"]),
         "streams.md",
     )
     ratio = ss["total"] / mm["total"]
     ctx.save_table(
-        f"At equal width the single-stream model has **{ss['total']:,}** parameters against the MMDiT's "
-        f"**{mm['total']:,}** ({ratio:.0%}), and reaches an FD of **{ss['fd16']:.2f}** at 16 steps against "
-        f"**{mm['fd16']:.2f}** (yardstick {mm['yardstick']:.2f}).",
+        HEADLINE.format(
+            single=ss["total"],
+            dual=mm["total"],
+            ratio=ratio,
+            single_fd=ss["fd16"],
+            dual_fd=mm["fd16"],
+            yardstick=mm["yardstick"],
+        ),
         "headline.md",
     )
 

@@ -38,6 +38,23 @@ SWEEP_PARAMS = {
 }
 
 
+HEADLINE = (
+    "At {s_fd} steps without guidance, samples of the {name} reach an FD of **{fd:.2f}** against "
+    "the real-vs-real yardstick of **{yardstick:.2f}** (**{ratio:.2f}x**). Class agreement is read "
+    "at {s_ag} steps, also without guidance: **{agreement}** of the samples are classified as the "
+    "digit that was asked for ({agreement_min} to {agreement_max} across the {seeds} noise seeds; "
+    "the classifier scores **{accuracy}** on held-out real digits). One step gives FD "
+    "**{fd_one_step:.1f}**; guidance w = {w_max:g} at {s_fd} steps gives agreement "
+    "**{guided_agreement}** but FD **{guided_fd:.1f}**."
+)
+"""The paragraph under each model's sweep (``headline.md``)."""
+MILD_GUIDANCE = (
+    " At one step, mild guidance (w = {w_min:g}) even lowers FD, to **{fd:.1f}**: it sharpens the "
+    "blurry one-step average."
+)
+"""Added to the headline when it is true of the numbers."""
+
+
 def value_range(values: list[float], fmt) -> str:
     """ "stays at X" for a series whose values print the same, else "stays between X and Y".
 
@@ -197,24 +214,27 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
     fd16, ag8 = avg[(s_fd, w1)]["fd"], avg[(s_ag, w1)]["agreement"]
     w_max = max(guidance)
     w_min = min((w for w in guidance if w != w1), default=w1)
-    ctx.save_table(
-        f"At {s_fd} steps without guidance, samples of the {MODEL_NAMES[kind]} reach an FD of **{fd16:.2f}** against "
-        f"the real-vs-real yardstick of **{ev.yardstick:.2f}** (**{fd16 / ev.yardstick:.2f}x**). "
-        f"Class agreement is read at {s_ag} steps, also without guidance: "
-        f"**{percent(ag8)}** of the samples are classified as the digit that was asked for ("
-        f"{percent(avg[(s_ag, w1)]['agreement_min'])} to {percent(avg[(s_ag, w1)]['agreement_max'])} across the "
-        f"{avg[(s_ag, w1)]['seeds']} noise seeds; the classifier scores "
-        f"**{percent(ev.held_out_accuracy)}** on held-out real digits). One step gives FD "
-        f"**{avg[(steps[0], w1)]['fd']:.1f}**; guidance w = {w_max:g} at {s_fd} steps gives agreement "
-        f"**{percent(avg[(s_fd, w_max)]['agreement'])}** but FD **{avg[(s_fd, w_max)]['fd']:.1f}**."
-        + (
-            f" At one step, mild guidance (w = {w_min:g}) even lowers FD, to **{avg[(steps[0], w_min)]['fd']:.1f}**: "
-            f"it sharpens the blurry one-step average."
-            if avg[(steps[0], w_min)]["fd"] < avg[(steps[0], w1)]["fd"]
-            else ""
-        ),
-        "headline.md",
+    one_step, mild = avg[(steps[0], w1)], avg[(steps[0], w_min)]
+    headline = HEADLINE.format(
+        s_fd=s_fd,
+        s_ag=s_ag,
+        name=MODEL_NAMES[kind],
+        fd=fd16,
+        yardstick=ev.yardstick,
+        ratio=fd16 / ev.yardstick,
+        agreement=percent(ag8),
+        agreement_min=percent(avg[(s_ag, w1)]["agreement_min"]),
+        agreement_max=percent(avg[(s_ag, w1)]["agreement_max"]),
+        seeds=avg[(s_ag, w1)]["seeds"],
+        accuracy=percent(ev.held_out_accuracy),
+        fd_one_step=one_step["fd"],
+        w_max=w_max,
+        guided_agreement=percent(avg[(s_fd, w_max)]["agreement"]),
+        guided_fd=avg[(s_fd, w_max)]["fd"],
     )
+    if mild["fd"] < one_step["fd"]:
+        headline += MILD_GUIDANCE.format(w_min=w_min, fd=mild["fd"])
+    ctx.save_table(headline, "headline.md")
 
     best = min(avg.items(), key=lambda kv: kv[1]["fd"])
     fig = _sweep_plot(

@@ -100,7 +100,7 @@ def sd3_naive_vs_mmdit(ctx):
         row("FD at 16 steps (lower is better)", lambda c: f"{c['fd16']:.2f}"),
         row("agreement at 8 steps", lambda c: percent(c["agreement8"])),
     ]
-    header = ["", "MMDiT (weights per modality)", "naive concatenation (shared weights)"]
+    header = ["measure", "MMDiT (weights per modality)", "naive concatenation (shared weights)"]
     ctx.save_table(
         markdown_table(header, rows, align="lrr")
         + f"\n\n*No guidance; FD and agreement are means over {len(naive['seeds'])} noise seeds of one sample per "

@@ -9,7 +9,8 @@ it from ``sitetools/mkdocs_hooks.py`` unless ``SNIPPETS_EXECUTE=0``.
 One module per job: [`registry`][sitetools.pipeline.registry] (what exists),
 [`keys`][sitetools.pipeline.keys] (what can change it), [`context`][sitetools.pipeline.context]
 (what a producer gets and how its files are written), [`store`][sitetools.pipeline.store]
-(manifest, atomic writes, lock), [`notebooks`][sitetools.pipeline.notebooks],
+(manifest, atomic writes, lock), [`stamp`][sitetools.pipeline.stamp] (nothing changed since the
+last complete run: answered without importing a producer), [`notebooks`][sitetools.pipeline.notebooks],
 [`runner`][sitetools.pipeline.runner] (plan and execute) and [`cli`][sitetools.pipeline.cli].
 """
 

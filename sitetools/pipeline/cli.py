@@ -9,10 +9,12 @@ import sys
 import traceback
 from pathlib import Path
 
+from sitetools.pipeline import stamp
 from sitetools.pipeline.registry import MODULES_ENV, BuildError, discover
 from sitetools.pipeline.runner import (
     DEFAULT_NOTEBOOKS,
     DEFAULT_ROOT,
+    _count,
     build,
     combined_key,
     plan,
@@ -85,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
             _, profile = select_device(args.device)
             print(combined_key(plan(args.root, discover(args.modules, args.notebooks), profile)))
             return 0
+        if stamp.applies(args.only, args.force, args.modules):
+            count = stamp.fresh_count(args.root, args.notebooks, args.device)
+            if count is not None:
+                log.info(
+                    "%s up to date, nothing to execute (no source changed since the last run)",
+                    _count(count, "artifact"),
+                )
+                return 0
         # Log lines go above the progress bars instead of tearing through them.
         with logging_redirect_tqdm(loggers=[log]):
             build(

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sitetools.pipeline import store
+from sitetools.pipeline import stamp, store
 from sitetools.pipeline.context import Context, progress
 from sitetools.pipeline.keys import SourceIndex, cache_key, digest
 from sitetools.pipeline.notebooks import execute_notebook, refresh_markdown
@@ -188,6 +188,11 @@ def build(
     start = time.perf_counter()
     root = Path(root)
     torch_device, profile = select_device(device)
+    # Taken before anything is imported or run: an edit made during the run changes the files,
+    # so the stamp written at the end will not match them, and the next run plans in full.
+    new_stamp = (
+        stamp.source_stamp(notebooks, profile) if stamp.applies(only, force, modules) else None
+    )
     artifacts = discover(modules, notebooks)
     only = None if only is None else list(only)
     wanted = _wanted(artifacts, only)
@@ -196,6 +201,8 @@ def build(
     with store.lock(root):
         store.remove_leftovers(root)
         manifest = store.read_manifest(root)
+        # Any manifest write below drops the stamp; only _write_stamp puts one back.
+        old_stamp = manifest.pop("stamp", None)
         items = [i for i in plan(root, artifacts, profile, manifest) if i.artifact.name in wanted]
         for item in items:
             if item.reason is None and item.artifact.name in forced:
@@ -206,6 +213,7 @@ def build(
         todo = [item for item in items if item.stale]
         fresh = [item.artifact.name for item in items if not item.stale]
         if not todo:
+            _write_stamp(root, manifest, new_stamp, old_stamp, notebooks, profile)
             log.info("%s up to date, nothing to execute", _count(len(items), "artifact"))
             return BuildResult([], fresh, profile, time.perf_counter() - start, rerendered)
         log.info(
@@ -223,6 +231,7 @@ def build(
         for item in progress(todo, desc="sitetools.pipeline", unit="artifact"):
             run_one(item, root, manifest, torch_device, profile, url_prefix)
             executed.append(item.artifact.name)
+        _write_stamp(root, manifest, new_stamp, old_stamp, notebooks, profile)
         with contextlib.suppress(OSError):
             (root / store.TMP_NAME).rmdir()
     seconds = time.perf_counter() - start
@@ -233,6 +242,27 @@ def build(
         len(fresh),
     )
     return BuildResult(executed, fresh, profile, seconds, rerendered)
+
+
+def _write_stamp(
+    root: Path,
+    manifest: dict,
+    new_stamp: str | None,
+    old_stamp: str | None,
+    notebooks: Path | None,
+    profile: str,
+) -> None:
+    """Record that every artifact is fresh for the sources this run started from.
+
+    Not when a source changed during the run (the outputs may come from either version), and
+    not when the stored stamp is already this one: a write into docs/generated/ would make
+    ``mkdocs serve`` rebuild once more.
+    """
+    if new_stamp is None or stamp.source_stamp(notebooks, profile) != new_stamp:
+        return
+    manifest["stamp"] = new_stamp
+    if old_stamp != new_stamp:
+        store.write_manifest(root, manifest)
 
 
 def _still_defined(

@@ -6,8 +6,9 @@
 // hangs off Material's `document$` observable, which emits on the first load and after every
 // instant navigation.
 //
-// KaTeX itself (about 270 KB of script) is loaded only by pages that hold math, the first time
-// one is shown; pages without math never fetch it.
+// KaTeX itself (about 270 KB of script) is loaded only by pages that hold math (and by notebook
+// pages, whose Markdown cells may hold $...$), the first time one is shown; the other pages
+// never fetch it.
 //
 // Errors are not swallowed: a formula KaTeX cannot parse stays as source and is reported with
 // console.error, naming the formula and the page; the browser tests fail on any console error.

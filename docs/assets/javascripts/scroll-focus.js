@@ -3,7 +3,8 @@
 // A code block or a wide table that scrolls inside its own box cannot be scrolled with the
 // keyboard unless it can take focus. Material wraps tables in .md-typeset__scrollwrap from its
 // own scripts, so the check runs after that, on every page load and instant navigation
-// (Material's `document$`), and again when the window is resized.
+// (Material's `document$`), again when the window is resized, and when a <details> opens (a code
+// block inside a closed one has no width to measure until then).
 (function () {
   "use strict";
 
@@ -28,4 +29,5 @@
 
   document$.subscribe(soon);
   window.addEventListener("resize", soon);
+  document.addEventListener("toggle", soon, true); // toggle does not bubble: capture it
 })();
