@@ -173,3 +173,41 @@ def on_post_page(output: str, page, config, **kwargs) -> str:
     if page.file.src_uri.endswith(".ipynb"):
         output = _strip_jupyter_inlines(output)
     return output
+
+
+# MkDocs' own link warnings name the page and the link, not the line: add the line.
+_LINK_WARNING = re.compile(
+    r"^Doc file '(?P<page>[^']+)' contains (?:a|an unrecognized relative) link (?:to )?'(?P<link>[^']+)'"
+)
+
+
+class _LinkLineFilter(logging.Filter):
+    """Rewrites "Doc file 'x.md' contains a link 'y'" to "Doc file 'x.md', line N, contains ..."."""
+
+    def __init__(self, docs_dir: str) -> None:
+        super().__init__()
+        self.docs = Path(docs_dir)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        match = _LINK_WARNING.match(message)
+        if match:
+            from sitetools.page_checks import link_line
+
+            line = link_line(self.docs / match["page"], match["link"])
+            if line:
+                record.msg = message.replace(
+                    f"'{match['page']}'", f"'{match['page']}', line {line},", 1
+                )
+                record.args = ()
+        return True
+
+
+def on_config(config, **kwargs):
+    """Install the line-number filter on MkDocs' page logger (once per process)."""
+    logger = logging.getLogger("mkdocs.structure.pages")
+    for existing in list(logger.filters):
+        if isinstance(existing, _LinkLineFilter):
+            logger.removeFilter(existing)
+    logger.addFilter(_LinkLineFilter(config.docs_dir))
+    return config

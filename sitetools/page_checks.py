@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from html import unescape
+from pathlib import Path
 
 _CODE = re.compile(r"<(pre|code|script|style|textarea)\b.*?</\1>", re.S | re.I)
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
@@ -107,3 +108,24 @@ def source_line(source: str, needle: str) -> int:
         if candidate and index != -1:
             return source.count("\n", 0, index) + 1
     return 1
+
+
+def link_line(page: Path, link: str) -> int | None:
+    r"""The 1-based line of the page's source where ``link`` is written as a link target, or None.
+
+    Examples:
+        >>> import tempfile
+        >>> page = Path(tempfile.mkdtemp()) / "p.md"
+        >>> _ = page.write_text("# P\n\nSee [x](lesson.md) and ![a plot](loss.png).\n")
+        >>> link_line(page, "lesson.md"), link_line(page, "loss.png"), link_line(page, "nope.md")
+        (3, 3, None)
+    """
+    try:
+        source = page.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for candidate in (f"]({link}", f"]: {link}", f'="{link}"', link):
+        index = source.find(candidate)
+        if index != -1:
+            return source.count("\n", 0, index) + 1
+    return None

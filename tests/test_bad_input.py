@@ -71,7 +71,7 @@ BUILD_FAILURES = {
     ),
     "image file missing": (
         {"page.md": "# P\n\n![A plot of the loss](loss.png)\n"},
-        "Doc file 'page.md' contains a link 'loss.png', but the target is not found among "
+        "Doc file 'page.md', line 3, contains a link 'loss.png', but the target is not found among "
         "documentation files.",
     ),
     "duplicate heading id": (
@@ -81,16 +81,16 @@ BUILD_FAILURES = {
     ),
     "broken page link": (
         {"page.md": "# P\n\nSee [the lesson](lesson.md).\n"},
-        "Doc file 'page.md' contains a link 'lesson.md', but the target is not found among "
+        "Doc file 'page.md', line 3, contains a link 'lesson.md', but the target is not found among "
         "documentation files.",
     ),
     "broken anchor": (
         {"page.md": "# P\n\n## Known\n\nSee [below](#unknown).\n"},
-        "Doc file 'page.md' contains a link '#unknown', but there is no such anchor on this page.",
+        "Doc file 'page.md', line 5, contains a link '#unknown', but there is no such anchor on this page.",
     ),
     "link into a generated folder that does not exist": (
         {"page.md": "# P\n\nThe [raw numbers](generated/dit-scaling/numbers.json).\n"},
-        "Doc file 'page.md' contains a link 'generated/dit-scaling/numbers.json', but the "
+        "Doc file 'page.md', line 3, contains a link 'generated/dit-scaling/numbers.json', but the "
         "target is not found among documentation files.",
     ),
     "missing generated fragment": (
