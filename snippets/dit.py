@@ -51,11 +51,16 @@ __all__ = [
 
 
 # --8<-- [start:modulate]
-def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Shift and scale every token with the same per-channel numbers: ``x * (1 + scale) + shift``.
+def modulate(
+    x: torch.Tensor,
+    shift: torch.Tensor,
+    scale: torch.Tensor,
+) -> torch.Tensor:
+    """Shift and scale each token per channel: ``x * (1 + scale) + shift``.
 
-    The ``1 +`` matters: with ``scale = 0`` (zero initialisation) the normalised tokens pass
-    through unchanged. Papers often write it ``γ · LN(x) + β``; DiT's code learns ``γ - 1``.
+    The ``1 +`` matters: with ``scale = 0`` (zero initialisation) the
+    normalised tokens pass through unchanged. The scale DiT's code learns is
+    the offset from one.
 
     Args:
         x: ``[B, L, D]`` tokens (already layer-normalised).
@@ -71,7 +76,9 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
         >>> zeros = torch.zeros(2, 8)
         >>> torch.equal(modulate(x, zeros, zeros), x)
         True
-        >>> modulate(torch.ones(1, 1, 2), torch.tensor([[0.5, 0.0]]), torch.tensor([[1.0, -1.0]])).tolist()
+        >>> shift = torch.tensor([[0.5, 0.0]])
+        >>> scale = torch.tensor([[1.0, -1.0]])
+        >>> modulate(torch.ones(1, 1, 2), shift, scale).tolist()
         [[[2.5, 0.0]]]
     """
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
@@ -290,12 +297,16 @@ class DiTBlock(nn.Module):
 
     # --8<-- [start:dit-block-forward]
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """``x``: ``[B, L, D]`` tokens, ``c``: ``[B, D]`` conditioning -> ``[B, L, D]``."""
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(
-            c
-        ).chunk(6, dim=1)
-        x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
-        x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
+        """``[B, L, D]`` tokens and ``[B, D]`` conditioning -> ``[B, L, D]``."""
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = (
+            self.adaLN_modulation(c).chunk(6, dim=1)
+        )  # fmt: skip
+        x = x + gate_msa.unsqueeze(1) * self.attn(
+            modulate(self.norm1(x), shift_msa, scale_msa),
+        )
+        x = x + gate_mlp.unsqueeze(1) * self.mlp(
+            modulate(self.norm2(x), shift_mlp, scale_mlp),
+        )
         return x
 
     # --8<-- [end:dit-block-forward]

@@ -1,27 +1,32 @@
 r"""Distribution Matching Distillation (DMD) and Decoupled-DMD on a 2D toy you can train in seconds.
 
-The data: eight small Gaussian blobs on a circle, alternating between two classes, so every
-class has four modes and each mode sits between two modes of the other class. A small
-class-conditional flow-matching **teacher** learns it (with label dropout, so it also knows the
-unconditional velocity that classifier-free guidance needs). A **one-step student**, initialised
-as a copy of the teacher, maps noise to a sample in one network call and is distilled with the
-terms of DMD's gradient, written in the flow-matching convention of [`snippets.flow`][snippets.flow]
-(``x_t = (1 - t) x0 + t noise``; a velocity ``v`` predicts ``x0 = x_t - t v``).
+**The data.** Six round blobs on a ring, shared by two classes that overlap: class 0 draws most
+of its points from the blobs on the right, class 1 from those on the left, and each still puts a
+fifth of its points on the other side. A label is a weak prompt, as a caption is for an image
+model: an unguided sample of class 0 often looks like class 1. Classifier-free guidance makes
+the classes distinct, so here, as in text-to-image, the teacher *needs* its guidance.
 
-For a student sample ``x`` re-noised to ``x_τ``, with the teacher's conditional, unconditional and
-guided predictions ``x0_c``, ``x0_u``, ``x0_cfg = x0_u + w (x0_c - x0_u)`` and the prediction
-``x0_f`` of a *fake* model trained online on the student's own samples, the gradient DMD pushes
-into ``x`` (to be descended) is ``x0_f - x0_cfg``. It splits exactly into two terms:
+**The models.** A small class-conditional flow-matching **teacher** learns the data (with label
+dropout, so it also knows the unconditional velocity that guidance needs). A **one-step
+student**, initialised as a copy of the teacher, maps noise to a sample in one network call. A
+**fake model**, also a copy of the teacher, is trained online on the student's own samples, so
+it always describes the student's current distribution. Everything is written in the
+flow-matching convention of [`snippets.flow`][snippets.flow]: ``x_t = (1 - t) x0 + t noise``,
+and a velocity ``v`` predicts the clean point ``x0 = x_t - t v``.
 
-- **distribution matching** (the shield): ``x0_f - x0_c``, zero when the student's distribution
-  equals the conditional teacher's;
+**The gradient.** DMD re-noises a student sample ``x`` to ``x_τ`` and compares two scores there
+(a score is the direction in which a noised density grows fastest): ``s_real``, the teacher's,
+and ``s_fake``, the fake model's. The student moves its samples along ``s_real - s_fake``. In
+``x0`` terms (``s = -(x_τ - (1 - τ) x0) / τ²``) that is a positive multiple of
+``x0_real - x0_fake``, so the gradient *descended* is ``x0_fake - x0_real``. With a guided
+teacher, ``x0_real = x0_cfg = x0_u + w (x0_c - x0_u)``, and the gradient splits exactly into
+
+- **distribution matching** (the shield): ``x0_fake - x0_c``, zero once the student's
+  distribution equals the conditional teacher's;
 - **CFG augmentation** (the spear): ``-(w - 1) (x0_c - x0_u)``, the guidance direction itself,
   which does not vanish when the distributions match.
 
-(In scores, ``s = -(x_τ - (1 - τ) x0) / τ²``, so ``x0_f - x0_r = τ² / (1 - τ) · (s_f - s_r)``: a
-positive multiple of DMD's ``-(s_r - s_f)``, the same direction.)
-
-What the toy leaves out compared with DMD as used for Z-Image: images, a transformer and a
+**What the toy leaves out** compared with DMD as used for Z-Image: images, a transformer and a
 text prompt (two class labels stand in); a few-step student (ours takes one step); DMD's
 per-sample gradient normalisation and its regression loss on teacher pairs (DMD, Yin et al.
 2024) or the GAN term of DMD2 (Adam absorbs the gradient's scale here); and DMDR's DPO and GRPO
@@ -41,10 +46,16 @@ from snippets.flow import flow_matching_loss
 
 __all__ = [
     "NUM_CLASSES",
-    "MODES_PER_CLASS",
+    "NUM_MODES",
     "NULL_LABEL",
+    "SPREAD",
     "mode_centers",
+    "class_weights",
     "sample_data",
+    "own_side_share",
+    "off_data_share",
+    "energy_distance",
+    "evaluate_samples",
     "VelocityMLP",
     "train_teacher",
     "teacher_sample",
@@ -52,50 +63,131 @@ __all__ = [
     "OneStepStudent",
     "dm_term",
     "ca_term",
+    "spear_strength",
     "coupled_gradient",
     "decoupled_gradient",
     "dmd_loss",
+    "right_reward",
     "DistillConfig",
     "distill",
-    "right_reward",
-    "evaluate_samples",
 ]
 
 NUM_CLASSES = 2
-MODES_PER_CLASS = 4
+NUM_MODES = 6
 NULL_LABEL = NUM_CLASSES
 """The extra label that means "no class" (label dropout), as DiT's 1001st ImageNet row."""
-RADIUS, SPREAD = 2.0, 0.12
+RADIUS = 2.0
+SPREAD = 0.3
+"""Standard deviation of each blob: wide enough that a one-step student can reach the blobs."""
+PREFERENCE = 1.0
+"""How strongly each class prefers its side: 1.0 leaves a fifth of its points on the other side."""
 
 
-def mode_centers() -> tuple[torch.Tensor, torch.Tensor]:
-    """The eight blob centres on a circle of radius 2 and their classes (alternating).
+def mode_centers() -> torch.Tensor:
+    """The six blob centres ``[6, 2]`` on a circle of radius 2, starting on the positive x axis.
 
     Examples:
-        >>> centers, labels = mode_centers()
-        >>> centers.shape, labels.tolist()
-        (torch.Size([8, 2]), [0, 1, 0, 1, 0, 1, 0, 1])
+        >>> [[round(v, 2) for v in xy] for xy in mode_centers().tolist()[:2]]
+        [[2.0, 0.0], [1.0, 1.73]]
     """
-    k = NUM_CLASSES * MODES_PER_CLASS
-    angles = torch.arange(k) * (2 * math.pi / k)
-    return RADIUS * torch.stack([angles.cos(), angles.sin()], dim=1), torch.arange(k) % NUM_CLASSES
+    angles = torch.arange(NUM_MODES) * (2 * math.pi / NUM_MODES)
+    return RADIUS * torch.stack([angles.cos(), angles.sin()], dim=1)
+
+
+def class_weights() -> torch.Tensor:
+    """``[2, 6]``: the share of each class's points in each blob (class 0 leans right, 1 left).
+
+    The weights are a softmax of ``±PREFERENCE · x / RADIUS`` over the blobs, so no blob belongs
+    to one class alone: the classes overlap everywhere, more or less.
+
+    Examples:
+        >>> w = class_weights()
+        >>> [round(v, 2) for v in w[0].tolist()]   # class 0, blobs from angle 0 counterclockwise
+        [0.36, 0.22, 0.08, 0.05, 0.08, 0.22]
+        >>> round(w[0, mode_centers()[:, 0] > 0].sum().item(), 2)   # class 0 on the right
+        0.79
+    """
+    lean = PREFERENCE * mode_centers()[:, 0] / RADIUS  # cos of each blob's angle
+    return torch.stack([lean, -lean]).softmax(dim=1)
 
 
 def sample_data(
     n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
-):
-    """``n`` points of the data distribution (and their labels, balanced unless given).
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points ``[n, 2]`` of the data and their labels ``[n]`` (balanced unless given).
 
     Examples:
         >>> x, y = sample_data(6, torch.Generator().manual_seed(0))
         >>> x.shape, y.tolist()
         (torch.Size([6, 2]), [0, 1, 0, 1, 0, 1])
     """
-    centers, mode_class = mode_centers()
     y = torch.arange(n) % NUM_CLASSES if labels is None else labels
-    pick = torch.randint(0, MODES_PER_CLASS, (n,), generator=generator)
-    mode = pick * NUM_CLASSES + y  # modes of class y are y, y + 2, y + 4, y + 6
-    return centers[mode] + SPREAD * torch.randn(n, 2, generator=generator), y
+    blob = torch.multinomial(class_weights()[y], 1, generator=generator)[:, 0]
+    return mode_centers()[blob] + SPREAD * torch.randn(n, 2, generator=generator), y
+
+
+def own_side_share(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Sharpness: the share of samples on their own class's half (class 0: ``x > 0``; 1: ``x < 0``).
+
+    The data scores about 0.79 (a fifth of each class sits on the other side); guidance raises it.
+
+    Examples:
+        >>> x = torch.tensor([[1.0, 0.0], [-2.0, 1.0], [3.0, -1.0], [-0.5, 2.0]])
+        >>> own_side_share(x, torch.tensor([0, 1, 1, 0]))   # the last two are on the wrong side
+        0.5
+    """
+    right = x[:, 0] > 0
+    return (right == (y == 0)).float().mean().item()
+
+
+def off_data_share(x: torch.Tensor) -> float:
+    """Runaway: the share of samples farther than three blob widths from every blob centre.
+
+    The data itself has about 1% there (a 2D Gaussian beyond three standard deviations).
+
+    Examples:
+        >>> x = torch.tensor([[2.0, 0.0], [2.5, 0.0], [0.0, 0.0], [10.0, 0.0]])
+        >>> off_data_share(x)            # the centre of the ring and a far point are off the data
+        0.5
+    """
+    return (torch.cdist(x, mode_centers()).min(dim=1).values > 3 * SPREAD).float().mean().item()
+
+
+def energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Energy distance ``2 E|a - b| - E|a - a'| - E|b - b'|``: 0 for equal distributions.
+
+    Examples:
+        >>> energy_distance(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]]))  # 2 · 5
+        10.0
+        >>> x = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
+        >>> energy_distance(x, x)
+        0.0
+    """
+    return (
+        2 * torch.cdist(a, b).mean() - torch.cdist(a, a).mean() - torch.cdist(b, b).mean()
+    ).item()
+
+
+def evaluate_samples(
+    x: torch.Tensor, y: torch.Tensor, reference: torch.Tensor | None = None
+) -> dict[str, float]:
+    """The toy's three measurements of labelled samples ``x [N, 2]``, ``y [N]``.
+
+    - ``own_side``: [`own_side_share`][snippets.dmd.own_side_share] (what the spear should raise);
+    - ``off_data``: [`off_data_share`][snippets.dmd.off_data_share] (what the shield should hold);
+    - ``distance``: energy distance to ``reference`` samples with the same labels, averaged over
+      the classes (if given; the guided teacher's samples are the target of DMD with guidance).
+
+    Examples:
+        >>> x, y = sample_data(4000, torch.Generator().manual_seed(3))
+        >>> {k: round(v, 2) for k, v in evaluate_samples(x, y, x).items()}
+        {'own_side': 0.78, 'off_data': 0.01, 'distance': 0.0}
+    """
+    metrics = {"own_side": own_side_share(x, y), "off_data": off_data_share(x)}
+    if reference is not None:
+        per_class = [energy_distance(x[y == c], reference[y == c]) for c in range(NUM_CLASSES)]
+        metrics["distance"] = sum(per_class) / NUM_CLASSES
+    return metrics
 
 
 class VelocityMLP(nn.Module):
@@ -107,7 +199,7 @@ class VelocityMLP(nn.Module):
         torch.Size([5, 2])
     """
 
-    def __init__(self, width: int = 128, frequencies: int = 8):
+    def __init__(self, width: int = 64, frequencies: int = 8):
         super().__init__()
         self.register_buffer("freqs", 2.0 ** torch.arange(frequencies) * math.pi)
         self.label = nn.Embedding(NUM_CLASSES + 1, width)  # the last row is the null label
@@ -129,9 +221,9 @@ class VelocityMLP(nn.Module):
 
 
 def train_teacher(
-    steps: int = 2000,
-    batch: int = 512,
-    lr: float = 2e-3,
+    steps: int = 1000,
+    batch: int = 256,
+    lr: float = 5e-3,
     p_uncond: float = 0.2,
     generator: torch.Generator | None = None,
 ) -> VelocityMLP:
@@ -158,7 +250,7 @@ def train_teacher(
 @torch.no_grad()
 def teacher_sample(
     teacher: nn.Module, noise: torch.Tensor, y: torch.Tensor, steps: int, guidance: float = 1.0
-):
+) -> torch.Tensor:
     """Euler sampling of the teacher with classifier-free guidance ``guidance``.
 
     Examples:
@@ -233,6 +325,23 @@ def ca_term(teacher, x_tau, tau, y, guidance):
 # --8<-- [end:terms]
 
 
+@torch.no_grad()
+def spear_strength(teacher, x, y, guidance, tau_range, generator=None) -> float:
+    """Mean length of the spear's push on samples ``x`` re-noised to ``τ ~ U(tau_range)``.
+
+    As ``τ → 0`` both teacher predictions tend to ``x_τ`` itself, so the spear fades: it acts
+    where the noise still hides which class a sample belongs to.
+
+    Examples:
+        >>> net = VelocityMLP()
+        >>> x, y = sample_data(64, torch.Generator().manual_seed(0))
+        >>> spear_strength(net, x, y, 1.0, (0.5, 0.98))       # w = 1: no guidance, no spear
+        0.0
+    """
+    x_tau, tau = _renoise(x, tau_range, generator)
+    return ca_term(teacher, x_tau, tau, y, guidance).norm(dim=1).mean().item()
+
+
 # --8<-- [start:coupled]
 def coupled_gradient(
     teacher, fake, x, y, guidance, tau_range=(0.02, 0.98), generator=None, use_dm=True, use_ca=True
@@ -298,30 +407,33 @@ class DistillConfig:
         decoupled: Re-noise the two terms separately (``ca_range`` and ``dm_range``).
         guidance: The teacher's guidance scale ``w`` inside the spear.
         reward_weight: Weight of the toy reward (0 = none); DMDR when the DMD terms stay on.
-        draws: Re-noisings averaged per sample and step (fewer noisy gradients on a toy budget).
+        fake_updates: Fake-model steps per student step, so that it keeps up with the student.
+
+    Examples:
+        >>> DistillConfig(use_ca=False).decoupled, DistillConfig().guidance
+        (False, 2.0)
     """
 
     use_dm: bool = True
     use_ca: bool = True
     decoupled: bool = False
-    guidance: float = 4.0
+    guidance: float = 2.0
     ca_range: tuple[float, float] = (0.5, 0.98)
     dm_range: tuple[float, float] = (0.02, 0.98)
     reward_weight: float = 0.0
-    steps: int = 600
-    batch: int = 256
-    lr: float = 1e-4
+    steps: int = 300
+    batch: int = 128
+    lr: float = 1e-3
     fake_lr: float = 1e-3
     fake_updates: int = 2
-    draws: int = 4
 
 
 def distill(teacher: nn.Module, config: DistillConfig, generator: torch.Generator | None = None):
     """Train a one-step student from ``teacher`` with the terms ``config`` selects.
 
-    Each step: update the fake model on fresh student samples (flow matching, so it tracks the
-    student's current distribution), then move the student's samples along minus the chosen
-    gradient (and up the reward, if any).
+    Each step: update the fake model on fresh student samples (flow matching, so that it tracks
+    the student's current distribution), then move the student's samples along minus the chosen
+    gradient (and up the reward, if any). All randomness comes from ``generator``.
 
     Returns:
         The trained [`OneStepStudent`][snippets.dmd.OneStepStudent].
@@ -339,7 +451,7 @@ def distill(teacher: nn.Module, config: DistillConfig, generator: torch.Generato
     fake_opt = torch.optim.Adam(fake.parameters(), lr=config.fake_lr)
     for _ in range(config.steps):
         y = torch.randint(0, NUM_CLASSES, (config.batch,), generator=generator)
-        if config.use_dm:
+        if config.use_dm:  # only the shield reads the fake model
             for _ in range(config.fake_updates):
                 with torch.no_grad():
                     samples = student(torch.randn(config.batch, 2, generator=generator), y)
@@ -348,86 +460,24 @@ def distill(teacher: nn.Module, config: DistillConfig, generator: torch.Generato
                 fake_loss.backward()
                 fake_opt.step()
         x = student(torch.randn(config.batch, 2, generator=generator), y)
-        grad = torch.zeros_like(x)
-        for _ in range(config.draws if (config.use_dm or config.use_ca) else 0):
-            if config.decoupled:
-                grad += (
-                    decoupled_gradient(
-                        teacher,
-                        fake,
-                        x,
-                        y,
-                        config.guidance,
-                        config.ca_range,
-                        config.dm_range,
-                        generator,
-                    )
-                    / config.draws
-                )
-            else:
-                grad += (
-                    coupled_gradient(
-                        teacher,
-                        fake,
-                        x,
-                        y,
-                        config.guidance,
-                        config.dm_range,
-                        generator,
-                        config.use_dm,
-                        config.use_ca,
-                    )
-                    / config.draws
-                )
+        if config.decoupled:
+            grad = decoupled_gradient(
+                teacher, fake, x, y, config.guidance, config.ca_range, config.dm_range, generator
+            )
+        else:
+            grad = coupled_gradient(
+                teacher,
+                fake,
+                x,
+                y,
+                config.guidance,
+                config.dm_range,
+                generator,
+                config.use_dm,
+                config.use_ca,
+            )
         loss = dmd_loss(x, grad) - config.reward_weight * right_reward(x).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
     return student.eval().requires_grad_(False)
-
-
-def _energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Energy distance ``2 E|a - b| - E|a - a'| - E|b - b'|`` (0 for equal distributions)."""
-    return (
-        2 * torch.cdist(a, b).mean() - torch.cdist(a, a).mean() - torch.cdist(b, b).mean()
-    ).item()
-
-
-def evaluate_samples(
-    x: torch.Tensor, y: torch.Tensor, reference: torch.Tensor | None = None
-) -> dict[str, float]:
-    """Quality, coverage and distance of labelled 2D samples.
-
-    - ``on_mode``: fraction of samples within three blob widths of a mode of *their own* class
-      (quality);
-    - ``wrong_class``: fraction near a mode of the other class;
-    - ``modes_covered``: modes (of 8) that receive at least 10% of their class's on-mode samples
-      (a uniform spread gives each 25%);
-    - ``distance``: energy distance to ``reference`` samples with the same labels (if given).
-
-    Examples:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> x, y = sample_data(4000, g)
-        >>> m = evaluate_samples(x, y)
-        >>> m["on_mode"] > 0.99, m["modes_covered"]
-        (True, 8)
-    """
-    centers, mode_class = mode_centers()
-    dist = torch.cdist(x, centers)  # [N, 8]
-    near = dist < 3 * SPREAD
-    own = near & (mode_class[None] == y[:, None])
-    other = near & (mode_class[None] != y[:, None])
-    covered = 0
-    for c in range(NUM_CLASSES):
-        per_mode = own[y == c].float().sum(0)[mode_class == c]
-        covered += int((per_mode >= 0.10 * per_mode.sum().clamp_min(1)).sum())
-    metrics = {
-        "on_mode": own.any(1).float().mean().item(),
-        "wrong_class": other.any(1).float().mean().item(),
-        "modes_covered": covered,
-    }
-    if reference is not None:
-        metrics["distance"] = (
-            sum(_energy_distance(x[y == c], reference[y == c]) for c in range(NUM_CLASSES)) / 2
-        )
-    return metrics

@@ -279,8 +279,10 @@ def euler_sample(
     """Integrate ``dx/dt = v`` from ``t = 1`` (noise) to ``t = 0`` with ``steps`` Euler steps.
 
     Deterministic: the same noise, model and step count give the same image. One step jumps
-    straight along the first predicted velocity, ``x0 = noise - v(noise, 1)``: the model's best
-    single guess, which is the average of everything the noise could become (blurry).
+    straight along the first predicted velocity, ``x0 = noise - v(noise, 1)``. At ``t = 1`` the
+    noise says nothing about the image, so for a velocity with the smallest squared error that
+    jump lands on the mean of the data the condition allows; more steps let later predictions,
+    made from less noisy points, correct the path.
 
     Args:
         model: Velocity network ``model(x_t, t, cond)``.

@@ -110,19 +110,23 @@ class FluxSingleBlock(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0):
         super().__init__()
-        self.norm = AdaLNZeroSingle(dim)  # one (shift, scale, gate) for all tokens
+        self.norm = AdaLNZeroSingle(dim)  # one modulation for all tokens
         self.attn = FluxAttention(dim, num_heads)
         self.proj_mlp = nn.Linear(dim, int(dim * mlp_ratio))
         self.act_mlp = nn.GELU(approximate="tanh")
-        self.proj_out = nn.Linear(dim + int(dim * mlp_ratio), dim)  # both branches
+        # one output layer for both branches, attention's and the MLP's
+        self.proj_out = nn.Linear(dim + int(dim * mlp_ratio), dim)
 
     def forward(
         self, txt: torch.Tensor, img: torch.Tensor, c: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``txt [B, T, D]``, ``img [B, N, D]``, ``c [B, D]`` -> ``(txt, img)``."""
+        """``txt [B, T, D]``, ``img [B, N, D]``, ``c [B, D]``.
+
+        Returns the updated ``(txt, img)``, shapes unchanged.
+        """
         x = torch.cat([txt, img], dim=1)  # [B, T + N, D]: one stream
         h, gate = self.norm(x, c)
-        mlp = self.act_mlp(self.proj_mlp(h))  # [B, T + N, 4 D], beside attention
+        mlp = self.act_mlp(self.proj_mlp(h))  # [B, T+N, 4 D], beside attention
         both = torch.cat([self.attn(h), mlp], dim=2)  # [B, T + N, 5 D]
         x = x + gate.unsqueeze(1) * self.proj_out(both)
         return x[:, : txt.shape[1]], x[:, txt.shape[1] :]

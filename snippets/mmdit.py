@@ -13,9 +13,9 @@ adaLN-Zero in every block.
 What this toy version simplifies, compared with diffusers' ``SD3Transformer2DModel`` /
 ``JointTransformerBlock``:
 
-- the "text encoder" is a learned embedding table plus learned positions (SD3 runs two CLIPs and
-  T5-XXL and projects their features with ``context_embedder``); the pooled vector is the mean of
-  the token embeddings (SD3 uses CLIP's pooled outputs);
+- the text encoder is one small frozen transformer (SD3 runs two CLIPs and T5-XXL); its features
+  reach the model through ``context_embedder`` as in SD3, and the pooled vector is their mean
+  (SD3 uses CLIP's pooled outputs);
 - every block updates the text stream (SD3's last block is ``context_pre_only``: it stops after
   the text tokens' attention projections, since nothing reads them afterwards);
 - no QK-normalisation (SD3.5 adds it) and no second image-only attention (SD3.5's
@@ -150,6 +150,11 @@ class MMDiTBlock(nn.Module):
             )
             setattr(self, f"{stream}_mlp", Mlp(hidden_size, mlp_ratio))
 
+    def share_weights(self) -> None:
+        """Give the text stream the image stream's modules: one set of weights for every token."""
+        self.txt_mod, self.txt_mlp = self.img_mod, self.img_mlp
+        self.attn.txt_qkv, self.attn.txt_proj = self.attn.img_qkv, self.attn.img_proj
+
     # --8<-- [start:mmdit-block-forward]
     def forward(self, img: torch.Tensor, txt: torch.Tensor, c: torch.Tensor):
         """``img [B, N, D]``, ``txt [B, T, D]``, ``c [B, D]`` -> ``(img, txt)``."""
@@ -173,56 +178,66 @@ class MMDiTBlock(nn.Module):
 
 
 class MMDiT(nn.Module):
-    """A text-conditioned MMDiT: patchified image tokens and prompt tokens through joint blocks.
+    """A text-conditioned MMDiT: patchified image tokens and text features through joint blocks.
 
-    ``c = embed(t) + MLP(mean of the prompt's token embeddings)`` drives adaLN-Zero (SD3's global
-    path); the prompt tokens themselves join the image tokens in every block's attention (SD3's
-    per-token path). Only the image tokens are decoded into the output.
+    The text arrives as the features of a frozen text encoder, ``[B, T, text_dim]`` (SD3: T5's
+    and the CLIPs' hidden states), and ``context_embedder`` maps them to the model's width.
+    ``c = embed(t) + MLP(mean of the text features)`` drives adaLN-Zero (SD3's global path, where
+    SD3 uses CLIP's pooled outputs); the text tokens themselves join the image tokens in every
+    block's attention (SD3's per-token path). Only the image tokens are decoded into the output.
+
+    With ``share_weights=True`` every block gives the text tokens the *image* stream's weights:
+    naive concatenation, the same blocks and pooled path with one set of weights for both kinds
+    of token (the lesson's negative example).
 
     Args:
-        input_size: Image side.
+        input_size: Image side, or ``(height, width)``.
         patch_size: Patch side ``p``.
         in_channels: Image channels.
         hidden_size: Token width ``D`` (both streams).
         depth: Number of joint blocks.
         num_heads: Attention heads.
-        vocab_size: Size of the tokenizer's vocabulary.
-        max_text_len: Prompt length in tokens (the tokenizer pads to it).
+        text_dim: Width of the text encoder's features.
         mlp_ratio: MLP inner width as a multiple of ``D``.
+        share_weights: One set of weights for both streams (naive concatenation).
 
     Examples:
         >>> model = MMDiT(input_size=8, patch_size=2, in_channels=1, hidden_size=32, depth=2,
-        ...               num_heads=4, vocab_size=19, max_text_len=4)
-        >>> x, t, ids = torch.randn(3, 1, 8, 8), torch.rand(3), torch.randint(0, 19, (3, 4))
-        >>> model(x, t, ids).shape
+        ...               num_heads=4, text_dim=24)
+        >>> x, t, text = torch.randn(3, 1, 8, 8), torch.rand(3), torch.randn(3, 4, 24)
+        >>> model(x, t, text).shape
         torch.Size([3, 1, 8, 8])
         >>> with record_attention() as probs:
-        ...     _ = model(x, t, ids)
+        ...     _ = model(x, t, text)
         >>> len(probs), probs[0].shape                     # per block: [B, heads, 4 + 16, 4 + 16]
         (2, torch.Size([3, 4, 20, 20]))
+        >>> shared = MMDiT(8, 2, 1, 32, 2, 4, text_dim=24, share_weights=True)
+        >>> count = lambda module: sum(p.numel() for p in module.parameters())
+        >>> text_stream = sum(p.numel() for n, p in model.blocks[0].named_parameters() if "txt" in n)
+        >>> count(model) - count(shared) == 2 * text_stream      # two blocks, no text weights left
+        True
     """
 
     def __init__(
         self,
-        input_size: int = 8,
+        input_size: int | tuple[int, int] = 8,
         patch_size: int = 2,
         in_channels: int = 1,
         hidden_size: int = 64,
         depth: int = 4,
         num_heads: int = 4,
-        vocab_size: int = 19,
-        max_text_len: int = 4,
+        text_dim: int = 32,
         mlp_ratio: float = 4.0,
+        share_weights: bool = False,
     ):
         super().__init__()
         self.in_channels, self.patch_size = in_channels, patch_size
         self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
         self.t_embedder = TimestepEmbedder(hidden_size)
-        self.token_embedding = nn.Embedding(vocab_size, hidden_size)
-        self.text_pos = nn.Parameter(torch.zeros(1, max_text_len, hidden_size))
+        self.context_embedder = nn.Linear(text_dim, hidden_size)  # SD3: 4096 -> 1536
         self.pooled_embedder = (
             nn.Sequential(  # SD3: PixArtAlphaTextProjection (linear, SiLU, linear)
-                nn.Linear(hidden_size, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
+                nn.Linear(text_dim, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
             )
         )
         self.blocks = nn.ModuleList(
@@ -230,26 +245,28 @@ class MMDiT(nn.Module):
         )
         self.final_layer = FinalLayer(hidden_size, patch_size, in_channels)
         self.initialize_weights()
+        if share_weights:
+            for block in self.blocks:
+                block.share_weights()
 
     def initialize_weights(self) -> None:
         """DiT's recipe ([`init_dit_weights`][snippets.initialization.init_dit_weights]); both
         streams' modulations and the output layer start at zero."""
         zero = [m for b in self.blocks for m in (b.img_mod[-1], b.txt_mod[-1])]
         zero += [self.final_layer.adaLN_modulation[-1], self.final_layer.linear]
-        normal = [self.token_embedding.weight, self.text_pos]
-        normal += [self.t_embedder.mlp[0].weight, self.t_embedder.mlp[2].weight]
+        normal = [self.t_embedder.mlp[0].weight, self.t_embedder.mlp[2].weight]
         init_dit_weights(self, patch_proj=self.x_embedder.proj, normal=normal, zero=zero)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """``x [B, C, H, W]``, ``t [B]`` in ``[0, 1]``, ``ids [B, T]`` -> velocity ``[B, C, H, W]``.
+    def forward(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """``x [B, C, H, W]``, ``t [B]`` in ``[0, 1]``, ``text [B, T, text_dim]`` -> velocity ``[B, C, H, W]``.
 
         Under [`record_attention`][snippets.attention.record_attention] each block records its
         ``[B, heads, T+N, T+N]`` attention probabilities (text first).
         """
         height, width = x.shape[-2:]
         img = self.x_embedder(x)  # [B, N, D]
-        txt = self.token_embedding(ids) + self.text_pos  # [B, T, D]
-        c = self.t_embedder(t * 1000) + self.pooled_embedder(txt.mean(dim=1))  # [B, D]
+        txt = self.context_embedder(text)  # [B, T, D]
+        c = self.t_embedder(t * 1000) + self.pooled_embedder(text.mean(dim=1))  # [B, D]
         for block in self.blocks:
             img, txt = block(img, txt, c)
         out = unpatchify(self.final_layer(img, c), self.patch_size, self.in_channels, height, width)

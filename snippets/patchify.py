@@ -27,8 +27,9 @@ __all__ = [
 ]
 
 
-# --8<-- [start:patchify]
+# --8<-- [start:patchify-def]
 def patchify(latent: torch.Tensor, patch_size: int) -> torch.Tensor:
+    # --8<-- [end:patchify-def]
     """Cut a batch of latents into non-overlapping square patches, one token per patch.
 
     Patches are read row by row (left to right, top to bottom); inside a patch the values are
@@ -52,10 +53,14 @@ def patchify(latent: torch.Tensor, patch_size: int) -> torch.Tensor:
     _, _, height, width = latent.shape
     if height % patch_size or width % patch_size:
         raise ValueError(f"latent {height}x{width} is not divisible by patch size {patch_size}")
-    return rearrange(latent, "b c (h p) (w q) -> b (h w) (p q c)", p=patch_size, q=patch_size)
-
-
-# --8<-- [end:patchify]
+    # --8<-- [start:patchify-body]
+    return rearrange(
+        latent,
+        "b c (h p) (w q) -> b (h w) (p q c)",
+        p=patch_size,
+        q=patch_size,
+    )
+    # --8<-- [end:patchify-body]
 
 
 def unpatchify(
@@ -231,7 +236,8 @@ class PatchEmbed(nn.Module):
     parameter: DiT freezes it (``requires_grad=False``) and diffusers stores it as a buffer.
 
     Args:
-        input_size: side of the square latent (32 for 256 x 256 images through the SD VAE).
+        input_size: side of the square latent (32 for 256 x 256 images through the SD VAE), or
+            its ``(height, width)``.
         patch_size: patch side ``p``.
         in_channels: latent channels ``C``.
         hidden_size: token width ``D``.
@@ -243,14 +249,21 @@ class PatchEmbed(nn.Module):
         torch.Size([1, 256, 1152])
         >>> embed.num_patches, tuple(embed.pos_embed.shape)
         (256, (1, 256, 1152))
+        >>> PatchEmbed((8, 16), 2, 1, 32)(torch.randn(1, 1, 8, 16)).shape   # a wide canvas
+        torch.Size([1, 32, 32])
     """
 
-    def __init__(self, input_size: int, patch_size: int, in_channels: int, hidden_size: int):
+    def __init__(
+        self, input_size: int | tuple[int, int], patch_size: int, in_channels: int, hidden_size: int
+    ):
         super().__init__()
         self.input_size = input_size
         self.patch_size = patch_size
-        self.grid_size = input_size // patch_size
-        self.num_patches = num_patches(input_size, input_size, patch_size)
+        height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
+        self.grid_size = (height // patch_size, width // patch_size)
+        if height == width:
+            self.grid_size = height // patch_size
+        self.num_patches = num_patches(height, width, patch_size)
         self.proj = nn.Conv2d(
             in_channels, hidden_size, kernel_size=patch_size, stride=patch_size, bias=True
         )

@@ -55,8 +55,13 @@ SEQ_MULTI_OF = 32
 
 
 # --8<-- [start:rope]
-def axis_frequencies(dim: int, theta: float = ZIMAGE_ROPE_THETA) -> torch.Tensor:
-    """Angular speed of each of an axis' ``dim // 2`` pairs: ``theta ** (-2i / dim)``.
+def axis_frequencies(
+    dim: int,
+    theta: float = ZIMAGE_ROPE_THETA,
+) -> torch.Tensor:
+    """Angular speed of each of an axis' ``dim // 2`` pairs.
+
+    Pair ``i`` turns at ``theta ** (-2i / dim)`` radians per position.
 
     Args:
         dim: Numbers of the head given to this axis (even).
@@ -69,11 +74,14 @@ def axis_frequencies(dim: int, theta: float = ZIMAGE_ROPE_THETA) -> torch.Tensor
         >>> axis_frequencies(8, theta=256.0)
         tensor([1.0000, 0.2500, 0.0625, 0.0156], dtype=torch.float64)
     """
-    return 1.0 / theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+    exponents = torch.arange(0, dim, 2, dtype=torch.float64) / dim
+    return 1.0 / theta**exponents
 
 
 def rope_angles(
-    ids: torch.Tensor, axes_dims=ZIMAGE_AXES_DIMS, theta: float = ZIMAGE_ROPE_THETA
+    ids: torch.Tensor,
+    axes_dims=ZIMAGE_AXES_DIMS,
+    theta: float = ZIMAGE_ROPE_THETA,
 ) -> torch.Tensor:
     """Rotation angle of every pair of the head for every token.
 
@@ -83,27 +91,34 @@ def rope_angles(
         theta: RoPE base.
 
     Returns:
-        ``[N, sum(axes_dims) // 2]`` float32 angles: axis 0's pairs first, then row, then column.
+        ``[N, sum(axes_dims) // 2]`` float32 angles: the first axis'
+        pairs, then the row's, then the column's.
 
     Examples:
         >>> ids = torch.tensor([[6, 0, 0], [33, 3, 7]])
         >>> angles = rope_angles(ids)
         >>> angles.shape                     # 16 + 24 + 24 pairs
         torch.Size([2, 64])
-        >>> angles[0, 16:].abs().max().item()  # a caption token turns nothing on row and column
+        >>> # a caption token turns nothing on row and column
+        >>> angles[0, 16:].abs().max().item()
         0.0
     """
     per_axis = []
     for axis, dim in enumerate(axes_dims):
-        # angle = position * frequency, in float64 then rounded once, as diffusers' table is
-        per_axis.append((ids[:, axis, None].double() * axis_frequencies(dim, theta)[None]).float())
+        # position * frequency in float64, rounded once, as diffusers' table
+        position = ids[:, axis, None].double()
+        per_axis.append((position * axis_frequencies(dim, theta)).float())
     return torch.cat(per_axis, dim=-1)
 
 
 def rope_freqs_cis(
-    ids: torch.Tensor, axes_dims=ZIMAGE_AXES_DIMS, theta: float = ZIMAGE_ROPE_THETA
+    ids: torch.Tensor,
+    axes_dims=ZIMAGE_AXES_DIMS,
+    theta: float = ZIMAGE_ROPE_THETA,
 ) -> torch.Tensor:
-    """The same angles as unit complex numbers ``cos + i sin`` (what diffusers passes around).
+    """The same angles as unit complex numbers ``cos + i sin``.
+
+    This is the form diffusers passes to its attention processor.
 
     Examples:
         >>> rope_freqs_cis(torch.tensor([[1, 0, 0]])).dtype
@@ -114,25 +129,31 @@ def rope_freqs_cis(
 
 
 def apply_rope(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """Rotate each consecutive pair ``(x[2i], x[2i+1])`` of every head by its angle.
+    """Rotate each pair ``(x[2i], x[2i+1])`` of every head by its angle.
 
     Args:
         x: ``[B, L, heads, head_dim]`` queries or keys.
-        angles: ``[B, L, head_dim // 2]`` (or ``[L, head_dim // 2]``) from [`rope_angles`][snippets.rope.rope_angles].
+        angles: ``[B, L, head_dim // 2]`` (or ``[L, head_dim // 2]``),
+            from [`rope_angles`][snippets.rope.rope_angles].
 
     Returns:
         ``x`` rotated, same shape and dtype.
 
     Examples:
-        >>> x = torch.tensor([[[[1.0, 0.0]]]])            # one token, one head, one pair
-        >>> turned = apply_rope(x, torch.tensor([[torch.pi / 2]]))   # a quarter turn
+        >>> x = torch.tensor([[[[1.0, 0.0]]]])   # one token, head, pair
+        >>> quarter_turn = torch.tensor([[torch.pi / 2]])
+        >>> turned = apply_rope(x, quarter_turn)
         >>> [round(v, 6) + 0.0 for v in turned.flatten().tolist()]
         [0.0, 1.0]
     """
     pairs = x.float().unflatten(-1, (-1, 2))  # [B, L, heads, head_dim/2, 2]
     even, odd = pairs[..., 0], pairs[..., 1]
-    cos, sin = angles.cos().unsqueeze(-2), angles.sin().unsqueeze(-2)  # broadcast over heads
-    rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
+    # the same angles for every head
+    cos, sin = angles.cos().unsqueeze(-2), angles.sin().unsqueeze(-2)
+    rotated = torch.stack(
+        [even * cos - odd * sin, even * sin + odd * cos],
+        dim=-1,
+    )
     return rotated.flatten(-2).type_as(x)
 
 
@@ -151,7 +172,7 @@ def padded_length(n: int, multiple: int = SEQ_MULTI_OF) -> int:
 
 # --8<-- [start:position-ids]
 def caption_position_ids(n_tokens: int) -> torch.Tensor:
-    """Positions of a caption of ``n_tokens`` tokens, padded to a multiple of 32.
+    """Positions of a caption's tokens, padded to a multiple of 32 tokens.
 
     Token ``k`` (padding included) sits at ``(1 + k, 0, 0)``.
 
@@ -168,11 +189,15 @@ def caption_position_ids(n_tokens: int) -> torch.Tensor:
     return torch.stack([1 + k, zeros, zeros], dim=-1)
 
 
-def image_position_ids(rows: int, columns: int, caption_tokens: int) -> torch.Tensor:
-    """Positions of a ``rows x columns`` grid of patches after a caption of ``caption_tokens``.
+def image_position_ids(
+    rows: int,
+    columns: int,
+    caption_tokens: int,
+) -> torch.Tensor:
+    """Positions of a ``rows x columns`` grid of patches after a caption.
 
-    Patch ``(r, c)`` (row-major order) sits at ``(L + 1, r, c)`` with ``L`` the caption's padded
-    length; padding patches sit at ``(0, 0, 0)``.
+    Patch ``(r, c)`` (row-major order) sits at ``(L + 1, r, c)``, with
+    ``L`` the caption's padded length; padding patches sit at ``(0, 0, 0)``.
 
     Returns:
         ``[padded_length(rows * columns), 3]`` int32.
@@ -183,8 +208,10 @@ def image_position_ids(rows: int, columns: int, caption_tokens: int) -> torch.Te
         [33, 3, 7]
     """
     first = padded_length(caption_tokens) + 1
-    r, c = torch.meshgrid(torch.arange(rows), torch.arange(columns), indexing="ij")
-    ids = torch.stack([torch.full_like(r, first), r, c], dim=-1).flatten(0, 1).int()
+    row, col = torch.arange(rows), torch.arange(columns)
+    r, c = torch.meshgrid(row, col, indexing="ij")
+    ids = torch.stack([torch.full_like(r, first), r, c], dim=-1)
+    ids = ids.flatten(0, 1).int()
     pad = padded_length(len(ids)) - len(ids)
     return torch.cat([ids, torch.zeros(pad, 3, dtype=torch.int32)])
 

@@ -21,9 +21,10 @@ weights across and compare outputs):
   conditions the image only through attention;
 - the final layer: LayerNorm, a scale ``1 + Linear(SiLU(c))``, a linear map to patches.
 
-What this toy version simplifies: additive positions (2D sine-cosine for image patches, a
-learned table for text) instead of Z-Image's 3D RoPE; a learned token embedding instead of the
-Qwen3 language model's hidden states and ``cap_embedder``; no padding/masking of variable-length
+What this toy version simplifies: additive positions (2D sine-cosine for image patches; the text
+features carry their own order) instead of Z-Image's 3D RoPE; a small frozen transformer's
+features instead of the Qwen3 language model's hidden states (both reach the model through
+``cap_embedder``, RMSNorm then Linear); no padding/masking of variable-length
 sequences; the adaLN and output layers start at zero as in DiT (so ``tanh(0) = 0`` gates make a
 fresh modulated block the identity); the timestep enters as ``1000 t`` with ``t = 1`` noise, where
 Z-Image feeds ``1 - t`` (its ``t = 1`` is the clean image).
@@ -220,24 +221,23 @@ class SingleStreamDiT(nn.Module):
     """Refine each modality apart, then run shared-weight blocks over ``[image; text]``.
 
     Args:
-        input_size: Image side.
+        input_size: Image side, or ``(height, width)``.
         patch_size: Patch side ``p``.
         in_channels: Image channels.
         hidden_size: Token width ``D``.
         depth: Number of shared (main) blocks.
         num_heads: Attention heads.
-        vocab_size: Tokenizer vocabulary size.
-        max_text_len: Prompt length in tokens.
+        text_dim: Width of the frozen text encoder's features.
         n_refiner_layers: Refiner blocks per modality (Z-Image: 2).
 
     Examples:
         >>> model = SingleStreamDiT(input_size=8, patch_size=2, in_channels=1, hidden_size=32, depth=2,
-        ...                         num_heads=4, vocab_size=19, max_text_len=4, n_refiner_layers=1)
-        >>> x, t, ids = torch.randn(3, 1, 8, 8), torch.rand(3), torch.randint(0, 19, (3, 4))
-        >>> model(x, t, ids).shape
+        ...                         num_heads=4, text_dim=24, n_refiner_layers=1)
+        >>> x, t, text = torch.randn(3, 1, 8, 8), torch.rand(3), torch.randn(3, 4, 24)
+        >>> model(x, t, text).shape
         torch.Size([3, 1, 8, 8])
         >>> with record_attention() as probs:
-        ...     _ = model(x, t, ids)
+        ...     _ = model(x, t, text)
         >>> [p.shape[-1] for p in probs]   # 1 image refiner (16), 1 text refiner (4), 2 main (16 + 4)
         [16, 4, 20, 20]
     """
@@ -250,8 +250,7 @@ class SingleStreamDiT(nn.Module):
         hidden_size: int = 64,
         depth: int = 4,
         num_heads: int = 4,
-        vocab_size: int = 19,
-        max_text_len: int = 4,
+        text_dim: int = 32,
         n_refiner_layers: int = 1,
     ):
         super().__init__()
@@ -259,8 +258,8 @@ class SingleStreamDiT(nn.Module):
         adaln_dim = min(hidden_size, ADALN_EMBED_DIM)
         self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
         self.t_embedder = TimestepEmbedder(adaln_dim)
-        self.token_embedding = nn.Embedding(vocab_size, hidden_size)
-        self.text_pos = nn.Parameter(torch.zeros(1, max_text_len, hidden_size))
+        # Z-Image: RMSNorm then Linear from Qwen3's 2560 features to 3840
+        self.cap_embedder = nn.Sequential(nn.RMSNorm(text_dim), nn.Linear(text_dim, hidden_size))
         self.noise_refiner = nn.ModuleList(
             [
                 SingleStreamBlock(hidden_size, num_heads, True, adaln_dim)
@@ -281,12 +280,11 @@ class SingleStreamDiT(nn.Module):
         modulated block's adaLN and the output layer start at zero."""
         zero = [b.adaLN_modulation for b in (*self.noise_refiner, *self.layers)]
         zero += [self.final_layer.adaLN_modulation[-1], self.final_layer.linear]
-        normal = [self.token_embedding.weight, self.text_pos]
-        normal += [self.t_embedder.mlp[0].weight, self.t_embedder.mlp[2].weight]
+        normal = [self.t_embedder.mlp[0].weight, self.t_embedder.mlp[2].weight]
         init_dit_weights(self, patch_proj=self.x_embedder.proj, normal=normal, zero=zero)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """``x [B, C, H, W]``, ``t [B]`` in ``[0, 1]``, ``ids [B, T]`` -> velocity ``[B, C, H, W]``.
+    def forward(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """``x [B, C, H, W]``, ``t [B]`` in ``[0, 1]``, ``text [B, T, text_dim]`` -> velocity ``[B, C, H, W]``.
 
         Under [`record_attention`][snippets.attention.record_attention] the refiners record
         their maps first, then each main block its ``[B, heads, N+T, N+T]`` map (image first).
@@ -296,7 +294,7 @@ class SingleStreamDiT(nn.Module):
         img = self.x_embedder(x)  # [B, N, D]
         for block in self.noise_refiner:
             img = block(img, c)
-        txt = self.token_embedding(ids) + self.text_pos  # [B, T, D]
+        txt = self.cap_embedder(text)  # [B, T, D]
         for block in self.context_refiner:
             txt = block(txt)
         n_img = img.shape[1]

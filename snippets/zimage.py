@@ -3,18 +3,22 @@ r"""Z-Image at real size, counted on the ``meta`` device: where its six billion 
 Everything here is built from configurations written in code, each value taken from a hub
 ``config.json`` (cited next to it), with PyTorch's ``meta`` device: shapes without storage, so a
 6-billion-parameter model costs no memory and the counts are exact. The transformer is diffusers'
-own ``ZImageTransformer2DModel``; the text encoders are transformers' classes.
+own ``ZImageTransformer2DModel``; the text encoders are transformers' classes (the CLIPs and T5
+from lesson 3's [`build_text_encoder`][snippets.sd3.build_text_encoder]).
 
-The module answers four questions the lesson asks:
+The module answers five questions the lesson asks:
 
+- what shape an image and a caption have at each stage of the model
+  ([`trace_shapes`][snippets.zimage.trace_shapes]);
 - how Z-Image's parameters split into embedders, refiners, shared main blocks and output layer
   ([`zimage_parts`][snippets.zimage.zimage_parts], [`block_parts`][snippets.zimage.block_parts]);
 - what a dual-stream (MMDiT-style) backbone of the same width and depth would add, part by part
   ([`dual_stream_extra`][snippets.zimage.dual_stream_extra]);
 - what the shared low-rank adaLN costs against DiT's adaLN-Zero at the same width
   ([`adaln_comparison`][snippets.zimage.adaln_comparison]);
-- how large each generation's text encoders are ([`text_encoder_rows`][snippets.zimage.text_encoder_rows]) and how Z-Image
-  compares with Flux.1-dev and Flux.2-dev ([`transformer_sizes`][snippets.zimage.transformer_sizes]).
+- how large each generation's text encoders are
+  ([`text_encoder_rows`][snippets.zimage.text_encoder_rows]) and how Z-Image compares with
+  Flux.1-dev and Flux.2-dev ([`transformer_sizes`][snippets.zimage.transformer_sizes]).
 
 What it leaves out: the VAE (Z-Image uses a 16-channel autoencoder, counted nowhere here) and
 the "omni" editing variant's SigLIP branch (``siglip_feat_dim`` is unset in the text-to-image
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from snippets.params import count_parameters, on_meta
@@ -33,9 +38,6 @@ __all__ = [
     "ZIMAGE_TRANSFORMER_CONFIG",
     "QWEN3_4B_CONFIG",
     "QWEN3_HIDDEN_LAYER",
-    "CLIP_L_CONFIG",
-    "CLIP_BIGG_CONFIG",
-    "T5_XXL_CONFIG",
     "FLUX1_DEV_CONFIG",
     "FLUX2_DEV_CONFIG",
     "build_zimage_transformer",
@@ -46,6 +48,8 @@ __all__ = [
     "build_qwen3_4b",
     "qwen3_used_parameters",
     "text_encoder_rows",
+    "VAE_DOWNSAMPLING",
+    "trace_shapes",
     "transformer_sizes",
 ]
 
@@ -87,42 +91,8 @@ QWEN3_4B_CONFIG: dict[str, Any] = {
 
 QWEN3_HIDDEN_LAYER = -2
 """diffusers' ``ZImagePipeline._encode_prompt`` reads ``hidden_states[-2]``: the output of the
-second-to-last decoder layer, so the last layer and the final norm are never used."""
-
-CLIP_L_CONFIG: dict[str, Any] = {
-    # stable-diffusion-v1-5/stable-diffusion-v1-5, text_encoder/config.json (CLIP ViT-L/14).
-    "vocab_size": 49408,
-    "hidden_size": 768,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "max_position_embeddings": 77,
-    "projection_dim": 768,
-}
-
-CLIP_BIGG_CONFIG: dict[str, Any] = {
-    # stabilityai/stable-diffusion-xl-base-1.0, text_encoder_2/config.json (OpenCLIP ViT-bigG/14).
-    "vocab_size": 49408,
-    "hidden_size": 1280,
-    "intermediate_size": 5120,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 20,
-    "max_position_embeddings": 77,
-    "projection_dim": 1280,
-}
-
-T5_XXL_CONFIG: dict[str, Any] = {
-    # stabilityai/stable-diffusion-3-medium-diffusers, text_encoder_3/config.json (T5 v1.1 XXL).
-    "vocab_size": 32128,
-    "d_model": 4096,
-    "d_kv": 64,
-    "d_ff": 10240,
-    "num_layers": 24,
-    "num_heads": 64,
-    "feed_forward_proj": "gated-gelu",
-    "relative_attention_num_buckets": 32,
-    "tie_word_embeddings": False,
-}
+second-to-last decoder layer. The call runs the whole model (the last layer and the final norm
+too); their outputs are discarded."""
 
 FLUX1_DEV_CONFIG: dict[str, Any] = {
     # black-forest-labs/FLUX.1-dev, transformer/config.json.
@@ -226,28 +196,29 @@ def block_parts(block: nn.Module) -> dict[str, int]:
     return parts
 
 
-# --8<-- [start:dual-stream]
 def dual_stream_extra(model: nn.Module) -> dict[str, int]:
-    """What a dual-stream backbone of the same width and depth would add, part by part.
+    """What a dual-stream backbone of the same width and depth would add.
 
-    MMDiT gives the text tokens their own copy of every weight of every block (lesson 3). For
-    Z-Image's 30 main blocks that means a second attention (Q, K, V, output and QK norms), a
-    second SwiGLU, a second set of norms and a second modulation projection per block; the
-    refiners, embedders and final layer would stay as they are.
+    MMDiT gives the text tokens their own copy of every weight of every
+    block (lesson 3). For Z-Image's 30 main blocks that means a second
+    attention (Q, K, V, output and QK norms), a second SwiGLU, a second set
+    of norms and a second modulation projection per block; the refiners,
+    embedders and final layer would stay as they are.
 
     Examples:
         >>> extra = dual_stream_extra(build_zimage_transformer())
-        >>> {part: f"{n / 1e9:.2f}B" for part, n in extra.items()}
-        {'attention': '1.77B', 'feed-forward': '3.54B', 'norms': '0.00B', 'modulation': '0.12B'}
+        >>> for part, n in extra.items():
+        ...     print(f"{part:<16}{n / 1e9:.2f}B")
+        attention       1.77B
+        feed-forward    3.54B
+        norms           0.00B
+        modulation      0.12B
     """
     extra = {"attention": 0, "feed-forward": 0, "norms": 0, "modulation": 0}
     for block in model.layers:
         for part, n in block_parts(block).items():
             extra[part] += n  # the text stream's copy
     return extra
-
-
-# --8<-- [end:dual-stream]
 
 
 def adaln_comparison(
@@ -277,71 +248,148 @@ def adaln_comparison(
 
 
 def build_qwen3_4b() -> nn.Module:
-    """Qwen3-4B (``Qwen3ForCausalLM``) on the ``meta`` device.
+    """Qwen3-4B as Z-Image loads it: the decoder (``Qwen3Model``) on the ``meta`` device.
+
+    The official loader (``src/utils/loader.py`` of ``Tongyi-MAI/Z-Image``) reads
+    ``text_encoder/`` with ``transformers.AutoModel``, which gives ``Qwen3Model``: the token table,
+    the 36 layers and the final norm, with no language-model head.
 
     Examples:
-        >>> f"{count_parameters(build_qwen3_4b()):,}"   # the output layer is tied to the input table
-        '4,022,468,096'
+        >>> qwen = build_qwen3_4b()
+        >>> type(qwen).__name__, len(qwen.layers), f"{count_parameters(qwen):,}"
+        ('Qwen3Model', 36, '4,022,468,096')
     """
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    from transformers import Qwen3Config, Qwen3Model
 
-    return on_meta(Qwen3ForCausalLM, Qwen3Config(**QWEN3_4B_CONFIG))
+    return on_meta(Qwen3Model, Qwen3Config(**QWEN3_4B_CONFIG))
 
 
 def qwen3_used_parameters(model: nn.Module, hidden_layer: int = QWEN3_HIDDEN_LAYER) -> int:
     """Parameters that shape ``hidden_states[hidden_layer]``: the token table and the layers before.
 
+    The pipeline runs every layer and the final norm; what comes after ``hidden_layer`` is
+    computed and discarded.
+
     Examples:
         >>> f"{qwen3_used_parameters(build_qwen3_4b()):,}"
         '3,921,534,720'
     """
-    n_layers = len(model.model.layers) + 1 + hidden_layer  # hidden_states[0] is the token table
-    used = count_parameters(model.model.embed_tokens)
-    used += sum(count_parameters(layer) for layer in model.model.layers[:n_layers])
+    n_layers = len(model.layers) + 1 + hidden_layer  # hidden_states[0] is the token table
+    used = count_parameters(model.embed_tokens)
+    used += sum(count_parameters(layer) for layer in model.layers[:n_layers])
     return used
 
 
-def _text_encoders() -> dict[str, nn.Module]:
-    from transformers import (
-        CLIPTextConfig,
-        CLIPTextModel,
-        CLIPTextModelWithProjection,
-        T5Config,
-        T5EncoderModel,
-    )
-
-    return {
-        "CLIP ViT-L/14": on_meta(CLIPTextModel, CLIPTextConfig(**CLIP_L_CONFIG)),
-        "OpenCLIP ViT-bigG/14": on_meta(
-            CLIPTextModelWithProjection, CLIPTextConfig(**CLIP_BIGG_CONFIG)
-        ),
-        "T5-XXL encoder": on_meta(T5EncoderModel, T5Config(**T5_XXL_CONFIG)),
-        "Qwen3-4B": build_qwen3_4b(),
-    }
+_LINEUP: dict[str, list[tuple[str, bool]]] = {
+    # (encoder, loaded with its text projection). SD v1.5 and SDXL load ViT-L as a plain
+    # CLIPTextModel (text_encoder/config.json of both), SD3 as CLIPTextModelWithProjection.
+    "SD v1.5": [("CLIP ViT-L/14", False)],
+    "SDXL": [("CLIP ViT-L/14", False), ("OpenCLIP ViT-bigG/14", True)],
+    "SD3": [("CLIP ViT-L/14", True), ("OpenCLIP ViT-bigG/14", True), ("T5-v1.1-XXL encoder", True)],
+    "Z-Image": [("Qwen3-4B", True)],
+}
 
 
 def text_encoder_rows() -> list[dict[str, Any]]:
     """The text encoders of SD v1.5, SDXL, SD3 and Z-Image, with counts from the meta device.
 
+    The CLIPs and T5 come from lesson 3's builder
+    ([`build_text_encoder`][snippets.sd3.build_text_encoder]); where a pipeline loads CLIP
+    without its projection, only the text tower (``text_model``) is counted.
+
     Examples:
         >>> for row in text_encoder_rows():
-        ...     print(f"{row['model']:<9}{row['encoders']:<55}{row['parameters'] / 1e9:.2f}B")
-        SD v1.5  CLIP ViT-L/14                                          0.12B
-        SDXL     CLIP ViT-L/14 + OpenCLIP ViT-bigG/14                   0.82B
-        SD3      CLIP ViT-L/14 + OpenCLIP ViT-bigG/14 + T5-XXL encoder  5.58B
-        Z-Image  Qwen3-4B                                               4.02B
+        ...     print(f"{row['model']:<9}{row['parameters'] / 1e9:.2f}B  {row['encoders']}")
+        SD v1.5  0.12B  CLIP ViT-L/14
+        SDXL     0.82B  CLIP ViT-L/14 + OpenCLIP ViT-bigG/14
+        SD3      5.58B  CLIP ViT-L/14 + OpenCLIP ViT-bigG/14 + T5-v1.1-XXL encoder
+        Z-Image  4.02B  Qwen3-4B
     """
-    encoders = _text_encoders()
-    sizes = {name: count_parameters(module) for name, module in encoders.items()}
-    lineup = {
-        "SD v1.5": ["CLIP ViT-L/14"],
-        "SDXL": ["CLIP ViT-L/14", "OpenCLIP ViT-bigG/14"],
-        "SD3": ["CLIP ViT-L/14", "OpenCLIP ViT-bigG/14", "T5-XXL encoder"],
-        "Z-Image": ["Qwen3-4B"],
-    }
+    from snippets.sd3 import build_text_encoder
+
+    def size(name: str, projection: bool) -> int:
+        if name == "Qwen3-4B":
+            return count_parameters(build_qwen3_4b())
+        encoder = build_text_encoder(name)
+        return count_parameters(encoder if projection else encoder.text_model)
+
     return [
-        {"model": model, "encoders": " + ".join(names), "parameters": sum(sizes[n] for n in names)}
-        for model, names in lineup.items()
+        {
+            "model": model,
+            "encoders": " + ".join(name for name, _ in encoders),
+            "parameters": sum(size(name, projection) for name, projection in encoders),
+        }
+        for model, encoders in _LINEUP.items()
+    ]
+
+
+VAE_DOWNSAMPLING = 8
+"""Pixels per latent cell along each side: Z-Image's 16-channel VAE has four resolution levels
+(``vae/config.json``, ``block_out_channels`` of length 4), so three halvings."""
+
+
+def trace_shapes(
+    model: nn.Module, height: int = 1024, width: int = 1024, caption_tokens: int = 20
+) -> list[tuple[str, tuple[int, ...]]]:
+    """One image and one caption through Z-Image's parts, on the ``meta`` device: every shape.
+
+    The modules are the model's own (its patch embedder, caption embedder, first main block and
+    final layer); only the patchify reshape and the padding are written out here.
+
+    Examples:
+        >>> for step, shape in trace_shapes(build_zimage_transformer()):
+        ...     print(f"{step:<32}{shape}")
+        latent                          (16, 128, 128)
+        2 x 2 patches                   (4096, 64)
+        all_x_embedder                  (4096, 3840)
+        Qwen3 hidden states             (20, 2560)
+        cap_embedder, padded to 32      (32, 3840)
+        joint sequence [image; text]    (4128, 3840)
+        queries: 30 heads of 128        (4128, 30, 128)
+        one main block                  (4128, 3840)
+        final layer, image tokens       (4096, 64)
+    """
+    from snippets.rope import (
+        caption_position_ids,
+        image_position_ids,
+        padded_length,
+        rope_freqs_cis,
+    )
+
+    meta = {"device": "meta"}
+    p = model.all_patch_size[0]
+    key = f"{p}-{model.all_f_patch_size[0]}"
+    channels = model.in_channels
+    rows, cols = height // VAE_DOWNSAMPLING // p, width // VAE_DOWNSAMPLING // p
+    latent = torch.empty(channels, rows * p, cols * p, **meta)
+    patches = latent.reshape(channels, rows, p, cols, p).permute(1, 3, 2, 4, 0).flatten(2)
+    patches = patches.reshape(rows * cols, p * p * channels)
+    image = model.all_x_embedder[key](patches)
+    hidden = torch.empty(caption_tokens, model.cap_embedder[1].in_features, **meta)
+    text = model.cap_embedder(hidden)
+    pad = padded_length(caption_tokens) - caption_tokens
+    text = torch.cat([text, model.cap_pad_token.expand(pad, -1)])  # diffusers' learned pad token
+    joint = torch.cat([image, text])[None]  # [image; text], as diffusers orders them
+    block = model.layers[0]
+    heads = block.attention.heads
+    queries = block.attention.to_q(joint).unflatten(-1, (heads, -1))
+    ids = torch.cat(
+        [image_position_ids(rows, cols, caption_tokens), caption_position_ids(caption_tokens)]
+    )
+    c = model.t_embedder(torch.empty(1, **meta))
+    mask = torch.ones(1, joint.shape[1], dtype=torch.bool, **meta)
+    out = block(joint, mask, rope_freqs_cis(ids)[None].to("meta"), c)
+    final = model.all_final_layer[key](out, c)[0, : rows * cols]
+    return [
+        ("latent", tuple(latent.shape)),
+        (f"{p} x {p} patches", tuple(patches.shape)),
+        ("all_x_embedder", tuple(image.shape)),
+        ("Qwen3 hidden states", tuple(hidden.shape)),
+        (f"cap_embedder, padded to {len(text)}", tuple(text.shape)),
+        ("joint sequence [image; text]", tuple(joint.shape[1:])),
+        (f"queries: {heads} heads of {queries.shape[-1]}", tuple(queries.shape[1:])),
+        ("one main block", tuple(out.shape[1:])),
+        ("final layer, image tokens", tuple(final.shape)),
     ]
 
 

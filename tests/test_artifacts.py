@@ -15,6 +15,7 @@ def test_figure_producers_write_their_files(tmp_path):
 
     expected = {
         patchify.dit_patchify_figure: {"patchify.png"},
+        patchify.dit_positions_figure: {"positions.png"},
         patch_cost.dit_patch_cost_figure: {
             "patch-cost.png",
             "patch-size-table.md",
@@ -23,6 +24,7 @@ def test_figure_producers_write_their_files(tmp_path):
         scaling.dit_scaling_figure: {
             "scaling.png",
             "dit-family.md",
+            "dit-family-check.md",
             "dit-family.json",
             "dit-gflops.md",
         },
@@ -40,7 +42,7 @@ def test_figure_producers_write_their_files(tmp_path):
     # p = 2 on the 32 x 32 latent, against the p = 8 baseline: attention 256x, the whole model less
     row = next(line for line in table.splitlines() if line.startswith("| 2 |"))
     xl2, xl8 = dit_gflops("DiT-XL/2"), dit_gflops("DiT-XL/8")
-    assert row == f"| 2 | 16 × 16 | 256 | 16 | 65,536 | 256× | {xl2:.1f} | {xl2 / xl8:.1f}× |"
+    assert row == f"| 2 | 256 | 65,536 | 256× | {xl2:.1f} | {xl2 / xl8:.1f}× |"
     family = (tmp_path / "dit_scaling_figure" / "dit-family.md").read_text()
     assert (
         "DiT-XL/2" in family and len(family.strip().splitlines()) == 2 + 4

@@ -4,7 +4,11 @@ The site is built once (``built_site`` in tests/conftest.py), served from 127.0.
 port, and each page is opened with Debian's ``/usr/bin/chromium`` driven by Python playwright
 (``playwright install`` is never used). A page fails on: a console error, an uncaught page
 error, a failed request or an HTTP status >= 400, any request to another origin, math that
-KaTeX did not render, an image without alt text, or horizontal overflow at 390 px.
+KaTeX did not render, an image without alt text, or horizontal overflow at 390 px. At 390 px
+each page's code and tables must also read: no code under the copy button, doctest output
+within its box, and every box that hides a part of its content hinted as scrolling
+(docs/assets/javascripts/code-blocks.js and scroll-hints.js; benchmarks/screens.py measures
+the same things and takes screenshots).
 
 Two more checks run on every page: axe-core (the copy that ships inside the
 ``axe-playwright-python`` package, injected into the page; never a CDN) in the light and the
@@ -263,6 +267,151 @@ def test_math_renders_after_instant_navigation(visit, built_site, site_url):
         target, [f"math not rendered after navigation: {tex}" for tex in unrendered]
     )
     assert not page_visit.problems, report(target, page_visit.problems)
+
+
+# ------------------------------------------------------------------ reading on a phone
+
+# Every <details> open (collapsed code is read too, once opened); code-blocks.js and
+# scroll-hints.js re-measure on the toggle, after a 50-60 ms debounce.
+OPEN_DETAILS = """
+async () => {
+  document.querySelectorAll('details').forEach((d) => { d.open = true; });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+}
+"""
+
+# What a reader of a code block or table cannot read on this screen. Checked from the page as
+# drawn, not from the classes the scripts set: text under the copy button, a doctest output
+# line (a line of a `>>>` block that is not input) reaching past its box, a box that hides part
+# of its content without a scroll hint (the class scroll-hints.js sets, which site.css fades),
+# and a copy that differs from the block's text.
+UNREADABLE_CODE_AND_TABLES = """
+() => {
+  const problems = [];
+  const start = (code) => JSON.stringify(code.textContent.trim().split('\\n')[0].slice(0, 50));
+  // Each line's text, a range from its first to its last non-blank character, and where its
+  // non-blank characters are (a space may hang past the edge where a line wraps: not text).
+  const lines = (code) => {
+    const out = [];
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    let range = null, text = '', characters = [];
+    const end = () => { out.push({range, text, characters}); range = null; text = '';
+                        characters = []; };
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (let i = 0; i < node.nodeValue.length; i++) {
+        const character = node.nodeValue[i];
+        if (character === '\\n') { end(); continue; }
+        text += character;
+        if (!character.trim()) continue;
+        if (!range) { range = document.createRange(); range.setStart(node, i); }
+        range.setEnd(node, i + 1);
+        characters.push([node, i]);
+      }
+    }
+    if (text) end();
+    return out.filter((line) => line.range);
+  };
+  const rightmost = (characters) => Math.max(...characters.map(([node, i]) => {
+    const range = document.createRange();
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    return range.getBoundingClientRect().right;
+  }));
+  const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+                            Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  document.querySelectorAll('.md-content pre > code').forEach((code) => {
+    const pre = code.parentElement;
+    const box = code.getBoundingClientRect();
+    if (!box.width) return;
+    const style = getComputedStyle(code);
+    const contentRight = box.left + code.clientLeft + code.clientWidth -
+                         parseFloat(style.paddingRight) + 1;
+    const all = lines(code);
+    const doctest = all.some((l) => l.text.startsWith('>>>'));
+    const nav = pre.querySelector(':scope > .md-code__nav');
+    const button = nav && nav.getBoundingClientRect();
+    for (const line of all) {
+      // Not clipped to the box: a line that runs on past its edge passes under the button as
+      // the block scrolls.
+      const rects = [...line.range.getClientRects()];
+      if (button && button.width && rects.some((r) => overlap(r, button))) {
+        problems.push(`the copy button covers ${JSON.stringify(line.text.trim().slice(0, 40))}` +
+                      ` in the block starting ${start(code)}`);
+      }
+      const output = doctest && !/^(>>>|\\.\\.\\.)( |$)/.test(line.text);
+      if (output && rightmost(line.characters) > contentRight) {
+        problems.push(`doctest output ${JSON.stringify(line.text.slice(0, 40))} runs past its ` +
+                      `box in the block starting ${start(code)}`);
+      }
+    }
+    if (code.scrollWidth > code.clientWidth + 1 && !pre.classList.contains('scroll-hint-right')) {
+      problems.push(`the block starting ${start(code)} hides its right part without a hint`);
+    }
+    // Material's copy button copies innerText; soft wraps and the output spans must not change it.
+    if (code.innerText.trimEnd() !== code.textContent.trimEnd()) {
+      problems.push(`the copy of the block starting ${start(code)} differs from its text`);
+    }
+  });
+  document.querySelectorAll('.md-content table').forEach((table) => {
+    const head = JSON.stringify(table.rows[0] ? table.rows[0].textContent.trim()
+                                  .replace(/\\s+/g, ' ').slice(0, 50) : '');
+    const wrap = table.closest('.md-typeset__scrollwrap');
+    if (wrap) {
+      if (wrap.scrollWidth <= wrap.clientWidth + 1) return;
+      if (!/auto|scroll/.test(getComputedStyle(wrap).overflowX)) {
+        problems.push(`the table starting ${head} is cut off: its box does not scroll`);
+      } else if (!wrap.classList.contains('scroll-hint-right')) {
+        problems.push(`the table starting ${head} hides its right part without a hint`);
+      }
+    } else if (!table.closest('.md-typeset__scrollwrap, pre') &&
+               table.getBoundingClientRect().right > table.parentElement.getBoundingClientRect()
+                 .right + 1) {
+      problems.push(`the table starting ${head} is wider than its box and does not scroll`);
+    }
+  });
+  return problems;
+}
+"""
+
+
+@pytest.mark.parametrize("path", PAGES, ids=page_id)
+def test_code_and_tables_read_on_a_phone(visit, path):
+    """At 390 px: the copy button covers no code, doctest output fits its box (it wraps; code
+    scrolls), and a code block or table that hides a part says so with a scroll hint."""
+    page_visit = visit(path, viewport=PHONE)
+    page_visit.page.evaluate(OPEN_DETAILS)
+    problems = page_visit.page.evaluate(UNREADABLE_CODE_AND_TABLES)
+    assert not problems, report(path, [f"at 390 px: {problem}" for problem in problems])
+    assert not page_visit.problems, report(path, page_visit.problems)
+
+
+SCROLL_TO_END = """
+(pre) => {
+  const code = pre.querySelector(':scope > code');
+  code.scrollLeft = code.scrollWidth;
+}
+"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_scroll_hint_follows_the_scroll_position(visit, scheme):
+    """A code block cut on the right is hinted there; scrolled to its end, on the left instead."""
+    page = visit("sdxl/", viewport=PHONE, color_scheme=scheme).page
+    pre = page.query_selector(".md-content pre.scroll-hint-right")
+    assert pre is not None, "/sdxl/ at 390 px has no code block wider than its box to scroll"
+    assert "scroll-hint-left" not in pre.get_attribute("class").split()
+    # The hint is drawn: a gradient into the code background over the right edge.
+    after = page.evaluate("(pre) => getComputedStyle(pre, '::after').backgroundImage", pre)
+    assert after.startswith("linear-gradient"), after
+    pre.evaluate(SCROLL_TO_END)
+    page.wait_for_function(
+        "(pre) => pre.classList.contains('scroll-hint-left') && "
+        "!pre.classList.contains('scroll-hint-right')",
+        arg=pre,
+        timeout=5_000,
+    )
+    before = page.evaluate("(pre) => getComputedStyle(pre, '::before').backgroundImage", pre)
+    assert before.startswith("linear-gradient"), before
 
 
 # ------------------------------------------------------------------ accessibility (axe-core)

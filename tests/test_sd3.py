@@ -11,7 +11,7 @@ import torch
 from numerics import assert_same_function
 from torch import nn
 
-from artifacts.sd3_and_flux.tables import encoder_table
+from artifacts.sd3_and_flux.tables import encoder_table, transformer_table
 from snippets import sd3
 from snippets.flux import FluxSingleBlock
 from snippets.mmdit import MMDiTBlock
@@ -64,9 +64,10 @@ def test_encoder_table_follows_the_configurations(encoder_rows):
     assert clip_l["pooled"] + big_g["pooled"] == sd3.SD3_MEDIUM["pooled_projection_dim"]
     # both CLIPs together are half as wide as T5, which the pipeline pads them to
     assert 2 * (clip_l["tokens"][1] + big_g["tokens"][1]) == sd3.SD3_MEDIUM["joint_attention_dim"]
-    table = encoder_table(list(encoder_rows.values()))
+    table = encoder_table(list(encoder_rows.values())).splitlines()
     total = sum(r["parameters"] for r in encoder_rows.values())
-    assert f"| **all three** | **{total:,}** " in table
+    parameters = next(line for line in table if line.startswith("| Parameters |"))
+    assert parameters.rstrip(" |").endswith(f"**{total:,}** ({total / 1e9:.2f}\u00a0B)")
 
 
 def test_transformer_rows_follow_the_configurations():
@@ -84,6 +85,13 @@ def test_transformer_rows_follow_the_configurations():
         < rows["SD3.5-large"]["parameters"]
         < rows["FLUX.1-dev"]["parameters"]
     )
+    # one column per model: every count appears in the table, in its model's column
+    lines = transformer_table(list(rows.values())).splitlines()
+    names = [cell.strip() for cell in lines[0].strip("|").split("|")][1:]
+    assert names == list(rows)
+    parameters = next(line for line in lines if line.startswith("| Parameters |"))
+    cells = [cell.strip() for cell in parameters.strip("|").split("|")][1:]
+    assert [c.split(" ")[0] for c in cells] == [f"{rows[n]['parameters']:,}" for n in names]
 
 
 def test_adaln_zero_count_matches_the_teaching_block():
@@ -168,3 +176,42 @@ def test_flux_single_block_shares_weights_across_modalities():
     joint = torch.cat([txt, img], dim=1)
     b_txt, b_img = block(joint[:, :10], joint[:, 10:], c)
     assert_same_function(torch.cat([b_txt, b_img], dim=1), torch.cat([a_txt, a_img], dim=1))
+
+
+def test_ip_adapter_on_an_mmdit_adds_a_second_attention_for_the_image_stream(monkeypatch):
+    """What the lesson says of ``SD3IPAdapterJointAttnProcessor2_0``: the joint attention runs as
+    before; a second attention has the image tokens as queries and their own keys beside the
+    reference's; the text stream is untouched."""
+    import diffusers.models.attention_processor as processors
+    from diffusers.models.attention import JointTransformerBlock
+
+    torch.manual_seed(0)
+    dim, heads, n_img, n_txt, n_ref = 32, 2, 16, 5, 4
+    attn = JointTransformerBlock(
+        dim=dim, num_attention_heads=heads, attention_head_dim=dim // heads
+    ).attn
+    img, txt = torch.randn(1, n_img, dim), torch.randn(1, n_txt, dim)
+    ref, temb = torch.randn(1, n_ref, 24), torch.randn(1, dim)
+    plain_img, plain_txt = attn(hidden_states=img, encoder_hidden_states=txt)
+
+    calls = []
+    sdpa = processors.F.scaled_dot_product_attention
+
+    def recording(q, k, v, **kwargs):
+        calls.append((q.shape[2], k.shape[2]))
+        return sdpa(q, k, v, **kwargs)
+
+    attn.set_processor(
+        processors.SD3IPAdapterJointAttnProcessor2_0(
+            hidden_size=dim, ip_hidden_states_dim=24, head_dim=dim // heads, timesteps_emb_dim=dim
+        )
+    )
+    monkeypatch.setattr(processors.F, "scaled_dot_product_attention", recording)
+    ip_img, ip_txt = attn(
+        hidden_states=img, encoder_hidden_states=txt, ip_hidden_states=ref, temb=temb
+    )
+
+    # first the joint attention over [image; text], then image queries over [image; reference]
+    assert calls == [(n_img + n_txt, n_img + n_txt), (n_img, n_img + n_ref)]
+    assert torch.equal(ip_txt, plain_txt)
+    assert not torch.allclose(ip_img, plain_img)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from artifacts.sdxl.microcond_effects import effect_sentences
 from snippets.digits.microcond import (
     MicroCondConfig,
     centre_of_mass,
@@ -147,3 +148,43 @@ def test_produced_effects_point_the_right_way(built_site):
     assert crops[0]["offset"] == 0 and all(
         c["shift"][0] < 0 and c["shift"][1] < 0 for c in crops[1:]
     )
+
+
+def _effects(sharp, data_sharp, shift, data_shift):
+    """An ``effects.json``-shaped dict: two sizes (3 and 8 px), crops (0, 0) and (3, 3)."""
+    return {
+        "size": [
+            {"original": o, "sharpness": a, "data_sharpness": b}
+            for o, a, b in zip((3, 8), sharp, data_sharp)
+        ],
+        "crop": [
+            {"offset": 0, "shift": [0.0, 0.0], "data_shift": [0.0, 0.0]},
+            {"offset": 3, "shift": shift, "data_shift": data_shift},
+        ],
+    }
+
+
+def test_result_sentences_follow_the_measurement_both_ways():
+    """The page's words about the trained model come from the numbers, direction included."""
+    learned = effect_sentences(_effects((0.1, 0.3), (0.1, 0.4), [-1.0, -2.0], [-1.5, -2.5]))
+    assert "get sharper" in learned["size"] and "rises" in learned["size"]
+    assert "1.00 px up and 2.00 px left" in learned["crop"]
+    assert "learned which kind of digit" in learned["verdict"]
+
+    reversed_ = effect_sentences(_effects((0.3, 0.1), (0.1, 0.4), [1.0, -2.0], [-1.5, -2.5]))
+    assert "get blurrier" in reversed_["size"] and "falls" in reversed_["size"]
+    assert "1.00 px down" in reversed_["crop"]
+    assert "did not learn those conditions" in reversed_["verdict"]
+    assert "learned which kind of digit" not in reversed_["verdict"]
+
+    crop_only = effect_sentences(_effects((0.1, 0.3), (0.1, 0.4), [0.5, -2.0], [-1.5, -2.5]))
+    assert "follow the data on size, but not on the crop" in crop_only["verdict"]
+
+
+def test_produced_findings_are_the_measurement_in_words(built_site):
+    """``findings.md`` on the page says what ``effects.json`` holds, no more."""
+    folder = Path(__file__).parents[1] / "docs/generated/sdxl-microcond-effects"
+    effects = json.loads((folder / "effects.json").read_text())
+    findings = (folder / "findings.md").read_text()
+    for sentence in effect_sentences(effects).values():
+        assert sentence in findings

@@ -18,9 +18,9 @@ from snippets.patchify import num_patches
 
 TABLE_NOTE = (
     "*A `[{channels}, {side}, {side}]` latent (a {pixels} × {pixels} image) cut into p × p patches. "
-    "L²: entries of one attention matrix. DiT-XL Gflops: the whole forward pass at that patch "
+    "L²: entries of one attention matrix. Gflops: DiT-XL's whole forward pass at that patch "
     "size, counted from the matrix shapes by `dit_gflops`. The (×) columns count from this latent "
-    "at p = {base}, the same baseline as the figure below.*"
+    "at p = {base}, the baseline of the patch-cost figure too.*"
 )
 """The note under the patch-size table."""
 ALT = (
@@ -33,7 +33,7 @@ ALT = (
 CAPTION = (
     "Patch size is DiT's resolution knob: halving p multiplies the tokens by 4 and the attention "
     "matrix by 16, exactly as doubling the latent side does. Costs relative to the {side} × {side} "
-    "latent at p = {base}, as in the table above."
+    "latent at p = {base}, the baseline of the patch-size table too."
 )
 """The figure's caption."""
 
@@ -68,7 +68,7 @@ def patch_cost_table(
     Examples:
         >>> table, rows = patch_cost_table(32, (8, 4, 2))
         >>> print(table.splitlines()[4])
-        | 2 | 16 × 16 | 256 | 16 | 65,536 | 256× | 118.6 | 16.0× |
+        | 2 | 256 | 65,536 | 256× | 118.6 | 16.0× |
     """
     base = max(patch_sizes)
     base_scores, base_gflops = attention_cost(side, base), dit_gflops(f"DiT-XL/{base}", side)
@@ -79,26 +79,16 @@ def patch_cost_table(
         cells.append(
             [
                 r["patch_size"],
-                f"{r['grid']} × {r['grid']}",
                 f"{r['tokens']:,}",
-                r["patch_dim"],
                 f"{r['attention_entries']:,}",
                 f"{r['attention_entries'] // base_scores:,}×",
                 f"{r['dit_xl_gflops']:.1f}",
                 f"{r['dit_xl_gflops'] / base_gflops:.1f}×",
             ]
         )
-    # Short headers: eight columns must fit the page; the note spells out the baseline.
-    header = [
-        "p",
-        "Grid",
-        "Tokens L",
-        "Values per token",
-        "L²",
-        "L² (×)",
-        "DiT-XL Gflops",
-        "Gflops (×)",
-    ]
+    # Short headers: six columns fit the page; the note spells out what they count (the values
+    # per token are on the page, in the trace above the table).
+    header = ["p", "Tokens L", "L²", "L² (×)", "Gflops", "Gflops (×)"]
     note = TABLE_NOTE.format(channels=channels, side=side, pixels=8 * side, base=base)
     return markdown_table(header, cells, align="right") + "\n\n" + note, rows
 

@@ -26,79 +26,80 @@ TRANSFORMERS_NOTE = (
 
 
 def parameters_cell(n: int, bold: bool = False) -> str:
-    """A parameter count, exact and rounded: billions from 1e9 up, millions below.
+    r"""A parameter count, exact and rounded: billions from 1e9 up, millions below.
+
+    A no-break space keeps the rounded figure and its unit on one line in a narrow column.
 
     Examples:
         >>> parameters_cell(123_060_480), parameters_cell(4_762_310_656, bold=True)
-        ('123,060,480 (123 M)', '**4,762,310,656** (4.76 B)')
+        ('123,060,480 (123\xa0M)', '**4,762,310,656** (4.76\xa0B)')
     """
     exact = f"**{n:,}**" if bold else f"{n:,}"
-    rounded = f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.0f} M"
+    rounded = f"{n / 1e9:.2f}\u00a0B" if n >= 1e9 else f"{n / 1e6:.0f}\u00a0M"
     return f"{exact} ({rounded})"
 
 
 def encoder_table(rows: list[dict]) -> str:
-    """[`encoder_rows`][snippets.sd3.encoder_rows] as a Markdown table, with a total row.
+    """[`encoder_rows`][snippets.sd3.encoder_rows] as a Markdown table, one column per encoder
+    and a last column with the total.
 
     Examples:
         >>> row = {"name": "tiny", "parameters": 2_000_000, "layers": 2, "width": 8,
         ...        "tokens": (77, 8), "pooled": None, "trained on": "nothing"}
         >>> print(encoder_table([row]))
-        | Encoder | Parameters | Layers x width | Per-token output | Pooled | Trained on |
-        |---|---:|---:|---|---:|---|
-        | tiny | 2,000,000 (2 M) | 2 x 8 | `[77, 8]` | none | nothing |
-        | **all three** | **2,000,000** (2 M) |  |  |  |  |
+        |  | tiny | all together |
+        |---|---|---|
+        | Parameters | 2,000,000 (2 M) | **2,000,000** (2 M) |
+        | Layers x width | 2 x 8 |  |
+        | Per-token output | `[77, 8]` |  |
+        | Pooled | none |  |
+        | Trained on | nothing |  |
     """
-    header = ["Encoder", "Parameters", "Layers x width", "Per-token output", "Pooled", "Trained on"]
-    cells = [
-        [
-            r["name"],
-            parameters_cell(r["parameters"]),
-            f"{r['layers']} x {r['width']}",
-            f"`[{r['tokens'][0]}, {r['tokens'][1]}]`",
-            f"`[{r['pooled']}]`" if r["pooled"] else "none",
-            r["trained on"],
-        ]
-        for r in rows
-    ]
     total = sum(r["parameters"] for r in rows)
-    cells.append(["**all three**", parameters_cell(total, bold=True), "", "", "", ""])
-    return markdown_table(header, cells, align="lrrlrl")
+    properties = [
+        ("Parameters", lambda r: parameters_cell(r["parameters"]), parameters_cell(total, True)),
+        ("Layers x width", lambda r: f"{r['layers']} x {r['width']}", ""),
+        ("Per-token output", lambda r: f"`[{r['tokens'][0]}, {r['tokens'][1]}]`", ""),
+        ("Pooled", lambda r: f"`[{r['pooled']}]`" if r["pooled"] else "none", ""),
+        ("Trained on", lambda r: r["trained on"], ""),
+    ]
+    header = ["", *(r["name"] for r in rows), "all together"]
+    cells = [[label, *(value(r) for r in rows), last] for label, value, last in properties]
+    return markdown_table(header, cells, align="left")
 
 
 def transformer_table(rows: list[dict]) -> str:
-    """[`transformer_rows`][snippets.sd3.transformer_rows] as a Markdown table.
+    """[`transformer_rows`][snippets.sd3.transformer_rows] as a Markdown table, one column per model.
+
+    Models are the columns and properties the rows, so three models fit the page's width where
+    eight property columns would not.
 
     Examples:
         >>> row = {"name": "tiny", "parameters": 5_000_000, "width": 64, "heads": 2, "joint": 2,
         ...        "single": 0, "pooled": 32, "guidance embedding": False}
-        >>> print(transformer_table([row]).splitlines()[2])
-        | tiny | 5,000,000 (5 M) | 64 | 2 | 2 | 0 | 32 | no |
+        >>> print(transformer_table([row]))
+        |  | tiny |
+        |---|---:|
+        | Parameters | 5,000,000 (5 M) |
+        | Width | 64 |
+        | Heads | 2 |
+        | Dual-stream blocks | 2 |
+        | Single-stream blocks | 0 |
+        | Pooled text width | 32 |
+        | Guidance embedding | no |
     """
-    header = [
-        "Model",
-        "Parameters",
-        "Width",
-        "Heads",
-        "Dual-stream blocks",
-        "Single-stream blocks",
-        "Pooled text width",
-        "Guidance embedding",
+    properties = [
+        ("Parameters", lambda r: parameters_cell(r["parameters"])),
+        ("Width", lambda r: r["width"]),
+        ("Heads", lambda r: r["heads"]),
+        ("Dual-stream blocks", lambda r: r["joint"]),
+        ("Single-stream blocks", lambda r: r["single"]),
+        ("Pooled text width", lambda r: r["pooled"]),
+        ("Guidance embedding", lambda r: "yes" if r["guidance embedding"] else "no"),
     ]
-    cells = [
-        [
-            r["name"],
-            parameters_cell(r["parameters"]),
-            r["width"],
-            r["heads"],
-            r["joint"],
-            r["single"],
-            r["pooled"],
-            "yes" if r["guidance embedding"] else "no",
-        ]
-        for r in rows
-    ]
-    return markdown_table(header, cells, align="lrrrrrrl")
+    header = ["", *(r["name"] for r in rows)]
+    cells = [[label, *(value(r) for r in rows)] for label, value in properties]
+    return markdown_table(header, cells, align="l" + "r" * len(rows))
 
 
 @producer("sd3-tables")

@@ -11,6 +11,10 @@ from artifacts.plotting import PALETTE, new_figure
 from sitetools.pipeline import producer
 from snippets.flow import logit_normal_timesteps, sigma_schedule
 
+FIGSIZE = (5.5, 3.4)
+"""Inches. At 5.5 inches wide a 10 pt label is still about 9 CSS px when a phone shows the figure
+390 px wide (see benchmarks/screens.py)."""
+
 
 def logit_normal_density(t: np.ndarray, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
     """Density of ``sigmoid(u)``, ``u ~ N(mean, std)``: ``N(logit t) / (t (1 - t))``.
@@ -48,7 +52,7 @@ def sd3_timesteps(ctx, samples, bins, steps, shifts):
         for name, x in (("ours", ours), ("diffusers", theirs))
     }
 
-    fig, ax = new_figure(figsize=(7.5, 3.6))
+    fig, ax = new_figure(figsize=FIGSIZE)  # narrow, so its text stays legible on a phone
     edges = np.linspace(0, 1, bins + 1)
     ax.hist(
         ours.numpy(),
@@ -56,7 +60,7 @@ def sd3_timesteps(ctx, samples, bins, steps, shifts):
         density=True,
         color=PALETTE["sky"],
         alpha=0.55,
-        label="snippets.flow.logit_normal_timesteps",
+        label="snippets.flow",
     )
     ax.hist(
         theirs.numpy(),
@@ -65,16 +69,16 @@ def sd3_timesteps(ctx, samples, bins, steps, shifts):
         histtype="step",
         lw=1.6,
         color=PALETTE["vermillion"],
-        label="diffusers compute_density_for_timestep_sampling",
+        label="diffusers",
     )
-    ax.plot(grid, density, color="black", lw=1.4, label="logit-normal(0, 1) density")
+    ax.plot(grid, density, color="black", lw=1.4, label="logit-normal(0, 1)")
     ax.axhline(1.0, color=PALETTE["grey"], ls="--", lw=1.2, label="uniform")
-    ax.set_xlabel("training time t (0 = clean image, 1 = pure noise)")
+    ax.set_xlabel("training time t (0 = clean, 1 = pure noise)")
     ax.set_ylabel("density")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 2.3)  # headroom for the legend above the curve
-    ax.legend(fontsize=8, loc="upper center", ncol=2, framealpha=0.9)
-    ax.set_title(f"Where SD3 spends its training: {samples:,} draws each")
+    ax.legend(fontsize=9, loc="upper center", ncol=2, framealpha=0.9)
+    ax.set_title("Where SD3 spends its training")
     fig.tight_layout()
     ctx.save_figure(
         fig,
@@ -85,10 +89,14 @@ def sd3_timesteps(ctx, samples, bins, steps, shifts):
             f"{density.max():.2f} at t = 0.5 and falls towards 0 at both ends; the uniform density is a flat line at 1. "
             f"{100 * middle['ours']:.0f}% of the logit-normal draws fall between t = 0.25 and 0.75, against 50% for uniform."
         ),
-        caption="Logit-normal training times (mean 0, std 1) from both implementations, against uniform.",
+        caption=(
+            f"Logit-normal training times (mean 0, std 1), {samples:,} draws each from "
+            "snippets.flow.logit_normal_timesteps and diffusers' "
+            "compute_density_for_timestep_sampling, against uniform."
+        ),
     )
 
-    fig, ax = new_figure(figsize=(7.5, 3.4))
+    fig, ax = new_figure(figsize=FIGSIZE)
     sigmas = {}
     for shift, colour in zip(shifts, (PALETTE["grey"], PALETTE["blue"])):
         scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
@@ -109,11 +117,11 @@ def sd3_timesteps(ctx, samples, bins, steps, shifts):
         color=PALETTE["green"],
         ls=":",
         lw=1.4,
-        label="evenly spaced (snippets.flow.sigma_schedule)",
+        label="evenly spaced",
     )
     ax.set_xlabel("sampling step")
     ax.set_ylabel("noise level t (sigma)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     ax.set_title(f"SD3's scheduler at {steps} steps")
     fig.tight_layout()
     half = {shift: sum(v > 0.5 for v in s[:-1]) for shift, s in sigmas.items()}
@@ -125,7 +133,10 @@ def sd3_timesteps(ctx, samples, bins, steps, shifts):
             f"with SD3's shift of 3 they stay high longer: {half[3.0]} of the {steps} steps run above t = 0.5, "
             f"against {half[1.0]} without shift."
         ),
-        caption=f"FlowMatchEulerDiscreteScheduler's sigmas for {steps} steps with shift 1 and SD3's shift 3.",
+        caption=(
+            f"FlowMatchEulerDiscreteScheduler's sigmas for {steps} steps with shift 1 and SD3's "
+            "shift 3; dotted: evenly spaced (snippets.flow.sigma_schedule)."
+        ),
     )
     ctx.save_json(
         {

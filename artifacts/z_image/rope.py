@@ -127,39 +127,44 @@ def zimage_rope(ctx, caption_tokens, rows, columns, grid, longer_caption, text_t
     )
     shift = from_text_long - from_text
     same_pattern = from_text - from_corner
-    fig, axes = new_figure(1, 3, figsize=(12, 3.9))
+    peak = divmod(int(from_text.argmax()), grid)
+    # two panels, not three: the caption-length change is one number, said in the caption
+    fig, axes = new_figure(1, 2, figsize=(8.4, 4.3))
     panels = [
         (from_text, f"text token {text_token} -> every patch"),
         (from_corner, "image patch (0, 0) -> every patch"),
-        (shift, f"caption {caption_tokens} -> {longer_caption} tokens: change"),
     ]
-    for i, (ax, (values, title)) in enumerate(zip(axes, panels)):
-        if (
-            i == 2
-        ):  # one constant up to float rounding: show it flat, on a scale of the other panels' width
-            centre = values.mean().item()
-            im = ax.imshow(values, cmap="viridis", vmin=centre - 1, vmax=centre + 1)
-            title += f"\n{centre:+.2f} at every patch"
-        else:
-            im = ax.imshow(values, cmap="viridis")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("key column")
-        ax.set_ylabel("key row")
+    for ax, (values, title) in zip(axes, panels):
+        im = ax.imshow(values, cmap="viridis")
+        row, col = divmod(int(values.argmax()), grid)
+        ax.plot(col, row, marker="*", markersize=16, color="white", markeredgecolor="black")
+        ax.plot(0, 0, marker="s", markersize=8, color=PALETTE["vermillion"], clip_on=False)
+        ax.set_title(f"{title}\nmaximum (star): row {row}, column {col}", fontsize=11)
+        ax.set_xlabel("key column", fontsize=11)
+        ax.set_ylabel("key row", fontsize=11)
         ax.grid(False)
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     spreads = spread_over_contents(grid, caption_tokens, text_token, samples, ctx.seed)
+    where = "at the corner" if peak == (0, 0) else "not at the corner"
     ctx.save_figure(
         fig,
         "rope-scores.png",
         alt=(
-            f"Three {grid} x {grid} heat maps of attention scores for one fixed query and key content. A text "
+            f"Two {grid} x {grid} heat maps of attention scores for one fixed query and key content. A text "
             f"query's scores range from {from_text.min():.2f} to {from_text.max():.2f} across the grid, in the same "
             f"pattern as an image query at patch (0, 0) (they differ by one constant, spread "
-            f"{same_pattern.std():.1e}); lengthening the caption changes every score by the same amount "
-            f"(spread {shift.std():.1e})."
+            f"{same_pattern.std():.1e}). The pattern is a plaid of bands along rows and columns measured from "
+            f"the top-left patch (marked with a square); its maximum (a star) is at row {peak[0]}, column "
+            f"{peak[1]}, {where}."
         ),
-        caption="One query content against one key content placed on every patch: what changes with position.",
+        caption=(
+            "One query content against one key content placed on every patch: what changes with "
+            "position. The square marks row 0, column 0, where the query sits on the spatial axes; the "
+            f"star marks each map's maximum. Lengthening the caption from {caption_tokens} to "
+            f"{longer_caption} tokens adds {shift.mean().item():+.2f} to every score of the text query "
+            f"(spread over the grid {shift.std():.1e})."
+        ),
     )
     ctx.save_table(
         markdown_table(
@@ -174,6 +179,7 @@ def zimage_rope(ctx, caption_tokens, rows, columns, grid, longer_caption, text_t
             "text_vs_corner_std": same_pattern.std().item(),
             "caption_shift_std": shift.std().item(),
             "caption_shift_mean": shift.mean().item(),
+            "text_query_peak_row_column": list(peak),
         },
         "numbers.json",
     )

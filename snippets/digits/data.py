@@ -92,19 +92,23 @@ class WordTokenizer:
         return torch.tensor([self.encode(t) for t in texts], dtype=torch.long, device=device)
 
 
-def build_tokenizer() -> WordTokenizer:
-    """The tokenizer for `PROMPT_TEMPLATES`: every word they can produce, sorted.
+def build_tokenizer(prompts: list[str] | None = None) -> WordTokenizer:
+    """The tokenizer for a set of prompts: every word they hold, sorted, padded to the longest.
 
-    The empty prompt encodes to all padding: it is the null condition for guidance.
+    Without ``prompts``, the class prompts of `PROMPT_TEMPLATES`. The empty prompt encodes to
+    all padding: it is the null condition for guidance.
 
     Examples:
         >>> tok = build_tokenizer()
         >>> len(tok), tok.max_length, tok.encode("")
         (19, 4, [0, 0, 0, 0])
+        >>> build_tokenizer(["two left of one", "one"]).vocab
+        ['<pad>', '<unk>', 'left', 'of', 'one', 'two']
     """
-    prompts = [
-        PROMPT_TEMPLATES[k].format(n) for k in range(len(PROMPT_TEMPLATES)) for n in CLASS_NAMES
-    ]
+    if prompts is None:
+        prompts = [
+            PROMPT_TEMPLATES[k].format(n) for k in range(len(PROMPT_TEMPLATES)) for n in CLASS_NAMES
+        ]
     words = sorted({w for p in prompts for w in p.split()})
     return WordTokenizer(words, max_length=max(len(p.split()) for p in prompts))
 

@@ -1,4 +1,5 @@
-"""Evaluating the digit generators: FD and class agreement sweeps, attention shares, parameter groups."""
+"""Evaluating the digit generators: FD and class agreement sweeps (the DiT), placement and FD on
+two-digit scenes (the text models), attention shares, parameter groups."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch.nn as nn
 
 from snippets.attention import record_attention
 from snippets.digits.data import Evaluator, default_evaluator  # noqa: F401 (doctests)
+from snippets.digits.scenes import HELD_OUT_PAIRS, SCENE_TEMPLATES, SEEN_PAIRS, halves, placement
 from snippets.digits.training import Conditioner, digit_noise, sample_digits
 from snippets.flow import euler_steps
 
@@ -107,6 +109,155 @@ def average_sweep(rows: list[dict]) -> dict[tuple[int, float], dict]:
     return out
 
 
+# --------------------------------------------------------------------------- scenes (text models)
+
+SCENE_CELLS = ((1, 1.0), (4, 1.0), (16, 1.0), (16, 3.0))
+"""``(Euler steps, guidance)`` cells the scene evaluation samples: a step-count trend without
+guidance, and one guided cell."""
+SCENE_SEEDS = (1, 2, 3)
+"""Noise seeds of the scene evaluation: every number is reported with its spread over them."""
+SCENES_PER_SET = 240
+"""Scenes per set (seen, held-out) and seed: three per seen pair, twelve per held-out pair, every
+digit equally often on each side. Their 480 halves are about as many digits as the 450 held-out
+real digits that score the FD yardstick, so the two FDs are comparable."""
+SCENE_SETS = {"seen": SEEN_PAIRS, "held_out": HELD_OUT_PAIRS}
+
+
+def scene_requests(pairs, n: int = SCENES_PER_SET) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` requests cycling through ``pairs``: their ``[n, 2]`` digits and ``[n]`` phrasings.
+
+    Each round through the pairs shifts the phrasing by one, so every phrasing is asked for
+    equally often and a pair asked for several times is asked in different words.
+
+    Examples:
+        >>> pairs, templates = scene_requests(HELD_OUT_PAIRS)
+        >>> pairs.shape, torch.bincount(templates).tolist()
+        (torch.Size([240, 2]), [60, 60, 60, 60])
+        >>> torch.bincount(pairs[:, 0]).tolist() == torch.bincount(pairs[:, 1]).tolist() == [24] * 10
+        True
+    """
+    table = torch.tensor(pairs, dtype=torch.long)
+    i = torch.arange(n)
+    which = i % len(table)
+    templates = (which + i // len(table)) % len(SCENE_TEMPLATES)
+    return table[which], templates
+
+
+def scene_scores(
+    model: nn.Module,
+    kind: str,
+    evaluator: Evaluator,
+    cells=SCENE_CELLS,
+    seeds=SCENE_SEEDS,
+    n: int = SCENES_PER_SET,
+    size: int = 8,
+    progress=None,
+) -> list[dict]:
+    """Placement and FD of a text model's scenes, per cell, seed and set of captions.
+
+    For every ``(steps, guidance)`` cell one call to
+    [`sample_digits`][snippets.digits.training.sample_digits] draws ``n`` scenes of seen pairs
+    and ``n`` of held-out pairs for every seed, in one batch. Each seed's noise is shared by all
+    cells, so the cells of one seed are paired. Per seed and set:
+
+    - ``both``, ``left``, ``right``: [`placement`][snippets.digits.scenes.placement] (both digits
+      where the caption put them; each place alone);
+    - ``fd``: FD between the scenes' halves (left and right digits pooled) and the training
+      digits; the evaluator's ``yardstick`` is what real held-out digits score.
+
+    Returns:
+        A list of ``{"steps", "guidance", "seed", "set", "both", "left", "right", "fd"}``
+        records, ``set`` being ``"seen"`` or ``"held_out"``.
+
+    Examples:
+        >>> from snippets.digits.training import GeneratorConfig, build_generator
+        >>> model = build_generator(GeneratorConfig("mmdit", hidden_size=32, depth=1))
+        >>> rows = scene_scores(model, "mmdit", default_evaluator(), cells=((1, 1.0),), seeds=(1, 2), n=40)
+        >>> [(r["seed"], r["set"]) for r in rows]
+        [(1, 'seen'), (1, 'held_out'), (2, 'seen'), (2, 'held_out')]
+        >>> all(0 <= r["both"] <= min(r["left"], r["right"]) <= 1 and r["fd"] > 0 for r in rows)
+        True
+    """
+    requests = {name: scene_requests(pairs, n) for name, pairs in SCENE_SETS.items()}
+    pairs = torch.cat([requests[name][0] for name in SCENE_SETS]).repeat(len(seeds), 1)
+    templates = torch.cat([requests[name][1] for name in SCENE_SETS]).repeat(len(seeds))
+    per_seed = len(SCENE_SETS) * n
+    noise = torch.cat([digit_noise(per_seed, size, seed, 2 * size) for seed in seeds])
+    rows = []
+    for steps, w in progress(cells, desc=f"scenes {kind}") if progress else cells:
+        x = sample_digits(
+            model, kind, pairs, steps, w, noise=noise, templates=templates, batch_size=len(pairs)
+        )
+        for seed, (seed_x, seed_pairs) in zip(seeds, zip(x.split(per_seed), pairs.split(per_seed))):
+            for name, part, asked in zip(SCENE_SETS, seed_x.split(n), seed_pairs.split(n)):
+                rows.append(
+                    {
+                        "steps": steps,
+                        "guidance": w,
+                        "seed": seed,
+                        "set": name,
+                        **placement(evaluator.classifier, part, asked),
+                        "fd": evaluator.fd(torch.cat(halves(part))),
+                    }
+                )
+    return rows
+
+
+def spread(values) -> dict[str, float]:
+    """Mean, minimum and maximum of a list of per-seed values.
+
+    Examples:
+        >>> spread([0.25, 0.75, 0.5])
+        {'mean': 0.5, 'min': 0.25, 'max': 0.75}
+    """
+    values = list(values)
+    return {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
+
+
+def average_scenes(rows: list[dict]) -> dict[tuple[int, float, str], dict]:
+    """Per ``(steps, guidance, set)``: each measure's mean, min and max over seeds, and the seeds.
+
+    Examples:
+        >>> rows = [{"steps": 4, "guidance": 1.0, "set": "seen", "seed": s, "both": b, "left": 1.0,
+        ...          "right": b, "fd": 3.0} for s, b in ((1, 0.5), (2, 0.75))]
+        >>> avg = average_scenes(rows)[(4, 1.0, "seen")]
+        >>> avg["both"], avg["seeds"]
+        ({'mean': 0.625, 'min': 0.5, 'max': 0.75}, [1, 2])
+    """
+    groups: dict[tuple[int, float, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["steps"], r["guidance"], r["set"]), []).append(r)
+    return {
+        key: {
+            **{m: spread(r[m] for r in rs) for m in ("both", "left", "right", "fd")},
+            "seeds": [r["seed"] for r in rs],
+        }
+        for key, rs in groups.items()
+    }
+
+
+def compare_seeds(a, b) -> dict:
+    """How two models' per-seed values of one measure compare: the gap and whether it is beyond
+    the spread over seeds.
+
+    ``beyond_spread`` is True when the two ranges (min to max over seeds) do not overlap: every
+    seed of one model scores above every seed of the other. ``higher`` says which, ``"a"`` or
+    ``"b"`` (by the means).
+
+    Examples:
+        >>> compare_seeds([0.5, 0.75, 0.625], [0.25, 0.125, 0.375])
+        {'gap': 0.375, 'higher': 'a', 'beyond_spread': True}
+        >>> compare_seeds([0.5, 0.75, 0.625], [0.25, 0.625, 0.875])["beyond_spread"]
+        False
+    """
+    a, b = spread(a), spread(b)
+    return {
+        "gap": abs(a["mean"] - b["mean"]),
+        "higher": "a" if a["mean"] >= b["mean"] else "b",
+        "beyond_spread": a["min"] > b["max"] or b["min"] > a["max"],
+    }
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -121,7 +272,13 @@ def variety(images: torch.Tensor) -> float:
 
 
 def quadrant_shares(probs: torch.Tensor, n_txt: int) -> dict[str, float]:
-    """Mean attention mass each query modality gives each key modality; text tokens first."""
+    """Mean attention mass each query modality gives each key modality; text tokens first.
+
+    Examples:
+        >>> uniform = torch.full((1, 1, 36, 36), 1 / 36)     # 4 text + 32 image tokens
+        >>> {k: round(v, 3) for k, v in quadrant_shares(uniform, 4).items()}
+        {'text to text': 0.111, 'text to image': 0.889, 'image to text': 0.111, 'image to image': 0.889}
+    """
     txt_q, img_q = probs[..., :n_txt, :], probs[..., n_txt:, :]
     return {
         "text to text": txt_q[..., :n_txt].sum(-1).mean().item(),
@@ -132,18 +289,33 @@ def quadrant_shares(probs: torch.Tensor, n_txt: int) -> dict[str, float]:
 
 
 def attention_at(
-    model: nn.Module, kind: str, labels: torch.Tensor, t: float, steps: int, noise: torch.Tensor
+    model: nn.Module,
+    kind: str,
+    pairs: torch.Tensor,
+    t: float,
+    steps: int,
+    noise: torch.Tensor,
+    templates: torch.Tensor | None = None,
 ):
     """Per-block attention probabilities (text tokens first) on the sampling path at time ``t``.
 
-    Runs the Euler sampler from ``noise`` with ``steps`` steps, stops at the first step whose
-    time is ``<= t``, and returns that step's ``[B, heads, T + N, T + N]`` maps, one per joint
-    (MMDiT) or main (single-stream) block. For the single-stream model, whose sequence is
-    ``[image; text]``, rows and columns are reordered to ``[text; image]``.
+    Runs the Euler sampler for the captions of ``pairs [B, 2]`` (phrasing ``templates``, the
+    first when None) from ``noise`` with ``steps`` steps, stops at the first step whose time is
+    ``<= t``, and returns that step's ``[B, heads, T + N, T + N]`` maps, one per joint (MMDiT)
+    or main (single-stream) block, with the time used. For the single-stream model, whose
+    sequence is ``[image; text]``, rows and columns are reordered to ``[text; image]``.
+
+    Examples:
+        >>> from snippets.digits.training import GeneratorConfig, build_generator
+        >>> model = build_generator(GeneratorConfig("single-stream", hidden_size=32, depth=2))
+        >>> maps, t = attention_at(model, "single-stream", torch.tensor([[4, 7]]), 0.5, 4,
+        ...                        torch.randn(1, 1, 8, 16))
+        >>> len(maps), maps[0].shape, t          # 4 caption tokens + 32 image tokens = 36
+        (2, torch.Size([1, 4, 36, 36]), 0.5)
     """
     device = next(model.parameters()).device
     conditioner = Conditioner(kind)
-    ids = conditioner(labels.to(device))
+    ids = conditioner(pairs, templates).to(device)
     for sigma, x in euler_steps(model, noise.to(device), ids, steps):  # noqa: B007
         if sigma <= t + 1e-6:
             break  # the state where the maps are taken
@@ -163,7 +335,10 @@ def parameter_groups(model: nn.Module) -> dict[str, int]:
 
     Groups: ``"embeddings"`` (patch, timestep and text embeddings), ``"image only"``,
     ``"text only"``, ``"shared by both"`` (weights applied to image and text tokens alike) and
-    ``"output"`` (the final layer).
+    ``"output"`` (the final layer). A [`SceneGenerator`][snippets.digits.training.SceneGenerator]
+    is counted without its frozen text encoder, which every text model shares and none trains.
+    A module that serves both streams (an MMDiT built with ``share_weights=True``) counts once,
+    as shared.
 
     Examples:
         >>> from snippets.mmdit import MMDiT
@@ -172,10 +347,17 @@ def parameter_groups(model: nn.Module) -> dict[str, int]:
         >>> ss = parameter_groups(SingleStreamDiT(hidden_size=32, depth=2, num_heads=4))
         >>> mm["shared by both"], ss["shared by both"] > 0
         (0, True)
+        >>> naive = parameter_groups(MMDiT(hidden_size=32, depth=2, num_heads=4, share_weights=True))
+        >>> naive["text only"], naive["shared by both"] == mm["image only"]
+        (0, True)
     """
+    model = getattr(model, "backbone", model)
+    names: dict[int, tuple[nn.Parameter, list[str]]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(p), (p, []))[1].append(name)
     groups = {"embeddings": 0, "image only": 0, "text only": 0, "shared by both": 0, "output": 0}
-    for name, p in model.named_parameters():
-        parts = name.split(".")
+    for p, all_names in names.values():
+        parts = all_names[0].split(".")
         if parts[0] == "final_layer":
             key = "output"
         elif parts[0] == "noise_refiner":
@@ -184,8 +366,12 @@ def parameter_groups(model: nn.Module) -> dict[str, int]:
             key = "text only"
         elif parts[0] == "layers":
             key = "shared by both"
-        elif parts[0] == "blocks":  # MMDiT: every weight belongs to one stream
-            key = "image only" if any(q.startswith("img_") for q in parts) else "text only"
+        elif parts[0] == "blocks":  # MMDiT: each name says its stream
+            streams = {
+                "image" if any(q.startswith("img_") for q in n.split(".")) else "text"
+                for n in all_names
+            }
+            key = "shared by both" if len(streams) == 2 else f"{streams.pop()} only"
         else:
             key = "embeddings"
         groups[key] += p.numel()

@@ -1,14 +1,17 @@
 """Tiny generators for the scikit-learn digits: build, train, sample, save and load.
 
-Three models, built from the lesson blocks, learn the same thing, a rectified-flow velocity for
-8x8 digits (16x16 on the GPU profile):
+Three models, built from the lesson blocks, learn a rectified-flow velocity:
 
-- ``"dit"``: [`DiT`][snippets.dit.DiT] conditioned on the class label through adaLN-Zero;
-- ``"mmdit"``: [`MMDiT`][snippets.mmdit.MMDiT] conditioned on a prompt ("a handwritten seven");
-- ``"single-stream"``: [`SingleStreamDiT`][snippets.single_stream.SingleStreamDiT], same prompts.
+- ``"dit"``: [`DiT`][snippets.dit.DiT] draws one 8x8 digit (16x16 on the GPU profile),
+  conditioned on its class label through adaLN-Zero;
+- ``"mmdit"``: [`MMDiT`][snippets.mmdit.MMDiT] draws a two-digit scene of
+  [`snippets.digits.scenes`][snippets.digits.scenes] from its caption ("three left of seven"),
+  read by the frozen text encoder (``share_weights=True`` in the config: naive concatenation);
+- ``"single-stream"``: [`SingleStreamDiT`][snippets.single_stream.SingleStreamDiT], same scenes
+  and captions (``n_refiner_layers=0``: without refiners).
 
-Training is a fixed number of AdamW steps; every random draw (initial weights, batches, prompt
-templates, times, noise, condition dropout) comes from generators seeded by the config, so two
+Training is a fixed number of AdamW steps; every random draw (initial weights, batches, captions,
+times, noise, condition dropout) comes from generators seeded by the config, so two
 CPU runs with the same config and thread count give bit-identical weights. Sampling is the
 deterministic Euler ODE solver of [`snippets.flow`][snippets.flow], with or without
 classifier-free guidance.
@@ -30,13 +33,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from snippets.digits.data import (
-    PROMPT_TEMPLATES,
-    DigitSplit,
-    build_tokenizer,
-    load_digit_split,
-    prompt_ids,
-)
+from snippets.digits.data import DigitSplit, load_digit_split
+from snippets.digits.scenes import SceneSampler, caption_ids, scene_text_encoder, scene_tokenizer
 from snippets.dit import DiT
 from snippets.flow import ema_update, euler_sample, flow_matching_loss, make_ema
 from snippets.mmdit import MMDiT
@@ -80,6 +78,12 @@ class GeneratorConfig:
     t_std: float = 1.0
     adam_beta2: float = 0.999
     seed: int = 0
+    share_weights: bool = False
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(channels, height, width)`` of what the model draws: a digit, or a two-digit scene."""
+        return (1, self.size, self.size if self.kind == "dit" else 2 * self.size)
 
     def to_dict(self) -> dict:
         """The config as a plain dict."""
@@ -130,41 +134,58 @@ class ClassConditionalDiT(nn.Module):
 
 
 class Conditioner:
-    """Turns class labels into a model's condition, and knows the null condition.
+    """Turns what is asked for into a model's condition, and knows the null condition.
 
-    For ``"dit"`` the condition is the label itself and the null condition the extra label 10.
-    For the text models it is the token ids of a prompt (a random template during training,
-    "a handwritten ..." at sampling time) and the null condition is the empty prompt.
+    For ``"dit"`` the condition is the class label itself and the null condition the extra
+    label 10. For the text models it is the token ids of a scene's caption (a random phrasing
+    during training, the first at sampling time) and the null condition is the empty caption.
 
     Examples:
         >>> text = Conditioner("mmdit")
-        >>> text.tokenizer.decode(text(torch.tensor([7]))[0]), text.null.tolist()
-        ('a handwritten seven', [0, 0, 0, 0])
+        >>> scene_tokenizer().decode(text(torch.tensor([[3, 7]]))[0]), text.null.tolist()
+        ('three left of seven', [0, 0, 0, 0])
         >>> Conditioner("dit")(torch.tensor([7])).tolist(), Conditioner("dit").null.item()
         ([7], 10)
     """
 
     def __init__(self, kind: str):
         self.kind = kind
-        self.tokenizer = build_tokenizer()
-        self.null = torch.tensor(10) if kind == "dit" else torch.tensor(self.tokenizer.encode(""))
+        self.null = (
+            torch.tensor(10) if kind == "dit" else torch.tensor(scene_tokenizer().encode(""))
+        )
 
-    def __call__(
-        self, labels: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Conditions for ``labels``; with a ``generator`` prompts use random templates."""
+    def __call__(self, wanted: torch.Tensor, templates: torch.Tensor | None = None) -> torch.Tensor:
+        """Conditions for class labels ``[B]`` (DiT) or scene pairs ``[B, 2]`` (text models)."""
         if self.kind == "dit":
-            return labels
-        templates = None
-        if generator is not None:
-            templates = torch.randint(
-                0, len(PROMPT_TEMPLATES), labels.shape, generator=generator, device=generator.device
-            ).to(labels.device)
-        return prompt_ids(labels, self.tokenizer, templates)
+            return wanted
+        return caption_ids(wanted, templates)
 
     def null_like(self, cond: torch.Tensor) -> torch.Tensor:
         """The null condition on ``cond``'s device."""
         return self.null.to(cond.device)
+
+
+class SceneGenerator(nn.Module):
+    """A text-to-image backbone behind the frozen text encoder: ``model(x, t, caption ids)``.
+
+    The encoder runs inside the forward pass, as a pipeline runs T5 before the transformer; it
+    has no trainable weights, so the optimiser and the EMA only ever move the backbone.
+
+    Examples:
+        >>> model = build_generator(GeneratorConfig("mmdit", hidden_size=32, depth=1))
+        >>> ids = Conditioner("mmdit")(torch.tensor([[3, 7]]))
+        >>> model(torch.randn(1, 1, 8, 16), torch.rand(1), ids).shape
+        torch.Size([1, 1, 8, 16])
+    """
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.text_encoder = scene_text_encoder()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """``x [B, 1, H, W]``, ``t [B]``, ``ids [B, T]`` -> velocity ``[B, 1, H, W]``."""
+        return self.backbone(x, t, self.text_encoder(ids))
 
 
 def build_generator(config: GeneratorConfig) -> nn.Module:
@@ -172,30 +193,31 @@ def build_generator(config: GeneratorConfig) -> nn.Module:
 
     Examples:
         >>> [type(build_generator(GeneratorConfig(k, hidden_size=32, depth=1))).__name__ for k in KINDS]
-        ['ClassConditionalDiT', 'MMDiT', 'SingleStreamDiT']
+        ['ClassConditionalDiT', 'SceneGenerator', 'SceneGenerator']
+        >>> type(build_generator(GeneratorConfig("mmdit", hidden_size=32, depth=1)).backbone).__name__
+        'MMDiT'
     """
     common = dict(
-        input_size=config.size,
+        input_size=config.image_shape[1:],
         patch_size=config.patch_size,
         in_channels=1,
         hidden_size=config.hidden_size,
         depth=config.depth,
         num_heads=config.num_heads,
     )
-    tok = build_tokenizer()
     with torch.random.fork_rng(devices=[]):  # seeded init that leaves the global RNG alone
         torch.manual_seed(config.seed)
         if config.kind == "dit":
-            return ClassConditionalDiT(**common)
+            return ClassConditionalDiT(**{**common, "input_size": config.size})
+        text_dim = scene_text_encoder().config.width
         if config.kind == "mmdit":
-            return MMDiT(**common, vocab_size=len(tok), max_text_len=tok.max_length)
+            backbone = MMDiT(**common, text_dim=text_dim, share_weights=config.share_weights)
+            return SceneGenerator(backbone)
         if config.kind == "single-stream":
-            return SingleStreamDiT(
-                **common,
-                vocab_size=len(tok),
-                max_text_len=tok.max_length,
-                n_refiner_layers=config.n_refiner_layers,
+            backbone = SingleStreamDiT(
+                **common, text_dim=text_dim, n_refiner_layers=config.n_refiner_layers
             )
+            return SceneGenerator(backbone)
     raise ValueError(f"unknown kind {config.kind!r}; choose from {KINDS}")
 
 
@@ -283,10 +305,10 @@ def train_generator(
     device = torch.device(device)
     if split is None:
         split = load_digit_split(size=config.size)
-    x_train = split.train_x.to(device)
-    y_train = split.train_y.to(device)
-    if x_train.shape[-1] != config.size:
-        raise ValueError(f"split has size {x_train.shape[-1]}, config wants {config.size}")
+    split = split.to(device)
+    if split.train_x.shape[-1] != config.size:
+        raise ValueError(f"split has size {split.train_x.shape[-1]}, config wants {config.size}")
+    scenes = SceneSampler(split) if config.kind != "dit" else None
 
     model = build_generator(config).to(device).train()
     ema = make_ema(model)
@@ -294,7 +316,7 @@ def train_generator(
     null = conditioner.null.to(device)
     # fused: one kernel for all parameters instead of a loop over them, faster on the CPU too
     opt = torch.optim.AdamW(
-        model.parameters(),
+        [p for p in model.parameters() if p.requires_grad],
         lr=config.lr,
         betas=(0.9, config.adam_beta2),
         weight_decay=0.0,
@@ -310,10 +332,15 @@ def train_generator(
     for step in steps:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, config)
-        idx = torch.randint(0, x_train.shape[0], (config.batch_size,), generator=g, device=device)
-        cond = conditioner(y_train[idx], g)
+        if scenes is None:
+            idx = torch.randint(
+                0, split.train_x.shape[0], (config.batch_size,), generator=g, device=device
+            )
+            x0, cond = split.train_x[idx], split.train_y[idx]
+        else:
+            x0, cond, _ = scenes.draw(config.batch_size, g)
         loss = flow_matching_loss(
-            model, x_train[idx], cond, g, null, config.p_uncond, config.t_mean, config.t_std
+            model, x0, cond, g, null, config.p_uncond, config.t_mean, config.t_std
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -331,64 +358,74 @@ def train_generator(
     )
 
 
-def digit_noise(n: int, size: int, seed: int) -> torch.Tensor:
-    """Starting noise ``[n, 1, size, size]`` drawn on the CPU from ``seed``, so every device
-    starts from the same noise.
+def digit_noise(n: int, size: int, seed: int, width: int | None = None) -> torch.Tensor:
+    """Starting noise ``[n, 1, size, width or size]`` drawn on the CPU from ``seed``, so every
+    device starts from the same noise.
 
     Examples:
         >>> torch.equal(digit_noise(2, 8, seed=3), digit_noise(2, 8, seed=3))
         True
+        >>> digit_noise(2, 8, seed=3, width=16).shape                 # a scene
+        torch.Size([2, 1, 8, 16])
     """
-    return torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(seed))
+    shape = (n, 1, size, width or size)
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 @torch.no_grad()
 def sample_digits(
     model: nn.Module,
     kind: str,
-    labels: torch.Tensor,
+    wanted: torch.Tensor,
     steps: int,
     guidance_scale: float = 1.0,
     seed: int = 0,
     size: int = 8,
     batch_size: int = 1024,
     noise: torch.Tensor | None = None,
+    templates: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Generate one digit per label with the Euler sampler (deterministic given ``seed``).
+    """Generate one image per request with the Euler sampler (deterministic given ``seed``).
 
     The noise is drawn on the CPU from ``seed`` (so every device starts from the same noise),
     then moved to the model's device.
 
     Args:
         model: A trained generator (any kind).
-        kind: Its kind (decides how labels become conditions).
-        labels: ``[N]`` requested classes.
+        kind: Its kind (decides how requests become conditions).
+        wanted: ``[N]`` class labels (DiT) or ``[N, 2]`` scene pairs ``(left, right)`` (text models).
         steps: Euler steps.
         guidance_scale: Classifier-free guidance scale (1 = none).
         seed: Seed of the starting noise.
-        size: Image side the model works at.
+        size: Digit side the model works at (a scene is ``size x 2 size``).
         batch_size: Samples per forward pass.
-        noise: Explicit starting noise ``[N, 1, size, size]`` (overrides ``seed``).
+        noise: Explicit starting noise (overrides ``seed``).
+        templates: ``[N]`` caption phrasings for the text models (the first when None).
 
     Returns:
-        ``[N, 1, size, size]`` samples on the CPU (not clipped).
+        ``[N, 1, size, size]`` digits or ``[N, 1, size, 2 size]`` scenes on the CPU (not clipped).
 
     Examples:
         >>> model = build_generator(GeneratorConfig("dit", hidden_size=32, depth=1))
         >>> sample_digits(model, "dit", torch.arange(10), steps=2).shape
         torch.Size([10, 1, 8, 8])
+        >>> scenes = build_generator(GeneratorConfig("mmdit", hidden_size=32, depth=1))
+        >>> sample_digits(scenes, "mmdit", torch.tensor([[3, 7]]), steps=2).shape
+        torch.Size([1, 1, 8, 16])
     """
     device = next(model.parameters()).device
     if noise is None:
-        noise = digit_noise(labels.shape[0], size, seed)
+        width = size if kind == "dit" else 2 * size
+        noise = digit_noise(wanted.shape[0], size, seed, width)
     conditioner = Conditioner(kind)
     out = []
-    for start in range(0, labels.shape[0], batch_size):
-        y = labels[start : start + batch_size].to(device)
-        cond = conditioner(y)
+    for start in range(0, wanted.shape[0], batch_size):
+        part = slice(start, start + batch_size)
+        cond = conditioner(wanted[part], None if templates is None else templates[part])
+        cond = cond.to(device)
         x = euler_sample(
             model,
-            noise[start : start + batch_size].to(device),
+            noise[part].to(device),
             cond,
             steps,
             guidance_scale,
@@ -442,26 +479,27 @@ _GPU_COMMON = dict(
 )
 CPU_TUNED = {
     "dit": dict(steps=3800, lr=6e-3),
-    "mmdit": dict(steps=2500, lr=4e-3),
-    "single-stream": dict(steps=2500, lr=5.5e-3),
+    "mmdit": dict(steps=2000, lr=4e-3),
+    "single-stream": dict(steps=2000, lr=4e-3),
 }
 """Steps and peak learning rate of each model in the CPU profile.
 
-Steps: as many as fit in about 75 s on the two cores of the course's reference machine, which
-leaves room for the run-to-run spread of the training time there (the pipeline prints each
-model's seconds, and `benchmarks/pipeline_seconds.py` tabulates them).
-Learning rate: the one of 4e-3, 5e-3, 5.5e-3, 6e-3 and 8e-3 that did best for that model on FD
-and agreement together. Those were measured on the held-out digits, the same ones the pages
-evaluate on (1,797 digits leave no room for a separate validation split), so the figures are
-slightly optimistic."""
+The DiT draws one digit: 3,800 steps fit in about 75 s on the two cores of the course's reference
+machine, and its learning rate is the one of 4e-3, 5e-3, 5.5e-3, 6e-3 and 8e-3 that did best on
+FD and agreement together (measured on the held-out digits the pages evaluate on, so slightly
+optimistic). The text models draw two-digit scenes, 32 image tokens and 4 text tokens, about
+twice the DiT's cost per step: each gets 2,000 steps at the MMDiT's learning rate, the same for
+every text model and its ablation, so the comparisons between them change one thing only."""
 GPU_STEPS = 12000
 
 
 def train_params(kind: str) -> dict:
     """The ``{"cpu": ..., "gpu": ...}`` training parameters of one model kind.
 
-    CPU: native 8x8 digits, 0.3 to 0.6 M parameters, a fixed number of steps on two threads.
-    GPU: digits upsampled to 16x16, a wider and deeper model, many more and larger steps.
+    CPU: native 8x8 digits (8x16 scenes for the text models), 0.3 to 0.7 M parameters, a fixed
+    number of steps on two threads.
+    GPU: digits upsampled to 16x16 (16x32 scenes), a wider and deeper model, many more and
+    larger steps.
     The single-stream model spends ``n_refiner_layers`` of its ``depth`` on refiners, so an
     image token passes through as many blocks as in the DiT and the MMDiT.
 
