@@ -431,8 +431,8 @@ class DistillConfig:
 def distill(teacher: nn.Module, config: DistillConfig, generator: torch.Generator | None = None):
     """Train a one-step student from ``teacher`` with the terms ``config`` selects.
 
-    Each step: update the fake model on fresh student samples (flow matching, so that it tracks
-    the student's current distribution), then move the student's samples along minus the chosen
+    Each step: draw student samples, update the fake model on them (flow matching, so that it
+    tracks the student's current distribution), then move the samples along minus the chosen
     gradient (and up the reward, if any). All randomness comes from ``generator``.
 
     Returns:
@@ -451,15 +451,13 @@ def distill(teacher: nn.Module, config: DistillConfig, generator: torch.Generato
     fake_opt = torch.optim.Adam(fake.parameters(), lr=config.fake_lr)
     for _ in range(config.steps):
         y = torch.randint(0, NUM_CLASSES, (config.batch,), generator=generator)
-        if config.use_dm:  # only the shield reads the fake model
+        x = student(torch.randn(config.batch, 2, generator=generator), y)
+        if config.use_dm:  # only the shield reads the fake model: fit it to these samples first
             for _ in range(config.fake_updates):
-                with torch.no_grad():
-                    samples = student(torch.randn(config.batch, 2, generator=generator), y)
-                fake_loss = flow_matching_loss(fake, samples, y, generator)
+                fake_loss = flow_matching_loss(fake, x.detach(), y, generator)
                 fake_opt.zero_grad()
                 fake_loss.backward()
                 fake_opt.step()
-        x = student(torch.randn(config.batch, 2, generator=generator), y)
         if config.decoupled:
             grad = decoupled_gradient(
                 teacher, fake, x, y, config.guidance, config.ca_range, config.dm_range, generator

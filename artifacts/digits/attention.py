@@ -1,4 +1,15 @@
-"""Joint-attention maps and quadrant shares of the trained MMDiT and single-stream model (``digits-attention``)."""
+"""Joint attention of the trained MMDiT and single-stream model between caption words and image
+halves (``digits-attention``).
+
+For one held-out caption, each block's attention map (text tokens first, then the image tokens
+of the left half, then those of the right half) and each digit word's attention over the canvas.
+Over a batch of held-out captions and several noise seeds, per block: the four quadrant shares,
+and [`word_region_shares`][snippets.digits.scenes.word_region_shares] (``word_to_region``: of the
+attention a digit word gives the image, the share on its digit's half; ``region_to_word``: of the
+attention a half's image tokens give the two digit words, the share on the word naming their
+digit). The headline's sentences are chosen and filled in from those numbers by
+[`attention_findings`][artifacts.digits.attention.attention_findings].
+"""
 
 from __future__ import annotations
 
@@ -6,52 +17,135 @@ import numpy as np
 import torch
 
 from artifacts.digits.models import TRAINED, on_cpu_threads
-from artifacts.plotting import percent
+from artifacts.digits.scene_scores import pct
 from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
-from snippets.digits.data import (
-    CLASS_NAMES,
-    build_tokenizer,
-    prompt_for,
-    prompt_ids,
+from snippets.digits.data import CLASS_NAMES
+from snippets.digits.evaluation import attention_at, quadrant_shares, scene_requests, spread
+from snippets.digits.scenes import (
+    HELD_OUT_PAIRS,
+    caption,
+    caption_ids,
+    region_of_tokens,
+    scene_tokenizer,
+    word_region_shares,
 )
-from snippets.digits.evaluation import (
-    attention_at,
-    eval_noise,
-    quadrant_shares,
+from snippets.digits.training import (
+    KIND_TITLES,
+    MODEL_NAMES,
+    digit_noise,
+    load_trained,
+    sample_digits,
 )
-from snippets.digits.training import KIND_TITLES, MODEL_NAMES, load_trained
 
-HEADLINE = (
-    "Averaged over {prompts} prompts, the image tokens of the trained {model} give "
-    "**{image_to_text_first}** of their attention to the {n_txt} text tokens in block 1 and "
-    "**{image_to_text_last}** in block {last_block} (spread evenly it would be {uniform}); the text "
-    "tokens give **{text_to_image_first}** and **{text_to_image_last}** of theirs to the image. Of "
-    "the image tokens' attention to the prompt, the word that names the digit (position "
-    "{word_position} of {n_txt}) receives **{word_first}** in block 1 and **{word_last}** in block "
-    "{last_block}."
-)
-"""The page's sentence on one model's attention quadrants, filled in from the measured shares."""
+NEAR = 0.05
+"""A share within this of 50% is reported as no preference between the halves."""
+QUADRANTS = ("text to text", "text to image", "image to text", "image to image")
+WORDS = ("word_to_region", "region_to_word")
 
 
-def _attention_figure(maps, tokens: list[str], n_img: int, title: str):
+def _block_list(blocks: list[int]) -> str:
+    """``"block 2"``, ``"blocks 2 and 3"``, ``"blocks 1, 2 and 4"``.
+
+    Examples:
+        >>> _block_list([2]), _block_list([2, 3]), _block_list([1, 2, 4])
+        ('block 2', 'blocks 2 and 3', 'blocks 1, 2 and 4')
+    """
+    if len(blocks) == 1:
+        return f"block {blocks[0]}"
+    return "blocks " + ", ".join(map(str, blocks[:-1])) + f" and {blocks[-1]}"
+
+
+def share_verdict(
+    per_block: list[dict], what: str, target: str = "its own half", between: str = "the halves"
+) -> str:
+    """One sentence on a word-region share across blocks, chosen from the numbers.
+
+    ``per_block`` holds each block's ``{"mean", "min", "max"}`` over seeds. Blocks whose mean is
+    more than ``NEAR`` above 50% and whose every seed is above 50% "pick out" their half; a block
+    within ``NEAR`` of 50% shows no preference.
+
+    Examples:
+        >>> s = lambda m, lo: {"mean": m, "min": lo, "max": m + 0.01}
+        >>> share_verdict([s(0.5, 0.49), s(0.75, 0.7)], "a digit word's attention to the image")
+        "In block 2, a digit word's attention to the image falls mostly on its own half in every seed (75.0%); in block 1 it is near 50%, no preference."
+        >>> share_verdict([s(0.51, 0.49), s(0.47, 0.46)], "a digit word's attention to the image")
+        "In every block a digit word's attention to the image stays within 5 points of 50%: no preference between the halves."
+    """
+    clear = [b + 1 for b, s in enumerate(per_block) if s["mean"] > 0.5 + NEAR and s["min"] > 0.5]
+    near = [b + 1 for b, s in enumerate(per_block) if abs(s["mean"] - 0.5) <= NEAR]
+    if len(near) == len(per_block):
+        return (
+            f"In every block {what} stays within {100 * NEAR:.0f} points of 50%: no preference "
+            f"between {between}."
+        )
+    parts = []
+    if clear:
+        values = ", ".join(pct(per_block[b - 1]["mean"]) for b in clear)
+        parts.append(
+            f"In {_block_list(clear)}, {what} falls mostly on {target} in every seed ({values})"
+        )
+    else:
+        best = max(range(len(per_block)), key=lambda b: per_block[b]["mean"])
+        parts.append(
+            f"{what[0].upper() + what[1:]} is highest in block {best + 1} "
+            f"({pct(per_block[best]['mean'])}), but not above 50% in every seed or not by more "
+            f"than {100 * NEAR:.0f} points"
+        )
+    if near:
+        parts.append(f"in {_block_list(near)} it is near 50%, no preference")
+    return "; ".join(parts) + "."
+
+
+def attention_findings(result: dict, name: str) -> list[str]:
+    """The headline's sentences about one model's word-region attention, from stored numbers."""
+    w2r = [spread(b) for b in result["word_to_region"]]
+    r2w = [spread(b) for b in result["region_to_word"]]
+    by_block = ", ".join(f"{pct(s['mean'])} in block {b + 1}" for b, s in enumerate(w2r))
+    back = ", ".join(f"{pct(s['mean'])} in block {b + 1}" for b, s in enumerate(r2w))
+    return [
+        f"Over {result['scenes']} scenes of held-out captions ({len(result['seeds'])} noise seeds, "
+        f"t = {result['t']:g}), the {name}'s digit words give their own digit's half {by_block} of "
+        f"their attention to the image; the image tokens of a half give the word naming their "
+        f"digit {back} of what they give the two digit words. Blind to place, both would be 50%.",
+        share_verdict(w2r, "a digit word's attention to the image"),
+        share_verdict(
+            r2w, "a half's attention to the digit words", "the word naming its digit", "the words"
+        ),
+    ]
+
+
+def _halves_order(n_txt: int, regions: torch.Tensor) -> torch.Tensor:
+    """Sequence order ``[text; left-half image tokens; right-half image tokens]``."""
+    return torch.cat(
+        [
+            torch.arange(n_txt),
+            n_txt + (regions == 0).nonzero()[:, 0],
+            n_txt + (regions == 1).nonzero()[:, 0],
+        ]
+    )
+
+
+def _map_figure(maps, words: list[str], n_half: int, title: str):
     import matplotlib.pyplot as plt
 
-    n_txt = len(tokens)
+    n_txt = len(words)
     fig, axes = plt.subplots(
-        1, len(maps), figsize=(2.6 * len(maps) + 1.0, 3.4), layout="constrained"
+        1, len(maps), figsize=(2.5 * len(maps) + 1.2, 3.4), layout="constrained"
     )
     axes = np.atleast_1d(axes)
     vmax = max(m.max().item() for m in maps)
+    ticks = [*range(n_txt), n_txt + (n_half - 1) / 2, n_txt + n_half + (n_half - 1) / 2]
+    labels = [*words, "left half", "right half"]
     for b, (ax, m) in enumerate(zip(axes, maps)):
         im = ax.imshow(m.numpy(), cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
-        ax.axhline(n_txt - 0.5, color="white", lw=1.2)
-        ax.axvline(n_txt - 0.5, color="white", lw=1.2)
-        ticks = list(range(n_txt)) + [n_txt + (n_img - 1) / 2]
+        for edge in (n_txt - 0.5, n_txt + n_half - 0.5):
+            ax.axhline(edge, color="white", lw=1.0)
+            ax.axvline(edge, color="white", lw=1.0)
         ax.set_xticks(ticks)
-        ax.set_xticklabels([*tokens, "image\npatches"], rotation=90, fontsize=7)
+        ax.set_xticklabels(labels, rotation=90, fontsize=8)
         ax.set_yticks(ticks)
-        ax.set_yticklabels([*tokens, "image patches"] if b == 0 else [], fontsize=7)
+        ax.set_yticklabels(labels if b == 0 else [], fontsize=8)
         ax.set_title(f"block {b + 1}", fontsize=9)
     axes[0].set_ylabel("query (who reads)", fontsize=8)
     fig.supxlabel("key (who is read)", fontsize=8)
@@ -60,105 +154,188 @@ def _attention_figure(maps, tokens: list[str], n_img: int, title: str):
     return fig
 
 
+def _words_figure(scene, word_maps, words: list[str], grid: tuple[int, int], title: str):
+    """Row per digit word: the scene, then that word's attention over the canvas in each block."""
+    import matplotlib.pyplot as plt
+
+    n_blocks = len(word_maps)
+    fig, axes = plt.subplots(
+        len(words),
+        n_blocks + 1,
+        figsize=(1.7 * (n_blocks + 1), 1.2 * len(words) + 0.6),
+        layout="constrained",
+    )
+    vmax = max(m.max().item() for block in word_maps for m in block)
+    for r, word in enumerate(words):
+        axes[r, 0].imshow(scene[0].clamp(-1, 1).numpy(), cmap="gray_r", vmin=-1, vmax=1)
+        axes[r, 0].set_ylabel(f'"{word}"', fontsize=9)
+        for b in range(n_blocks):
+            ax = axes[r, b + 1]
+            im = ax.imshow(word_maps[b][r].reshape(grid).numpy(), cmap="magma", vmin=0, vmax=vmax)
+            ax.axvline(grid[1] / 2 - 0.5, color="white", lw=1.0)
+            if r == 0:
+                ax.set_title(f"block {b + 1}", fontsize=9)
+    axes[0, 0].set_title("the scene", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=list(axes[:, 1:].flat), shrink=0.8, label="attention probability")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 @producer(
     "digits-attention",
-    params={"label": 7, "t": 0.5, "steps": 16, "seed": 5, "batch": 100},
+    params={
+        "pair": [4, 7],
+        "template": 0,
+        "t": 0.5,
+        "steps": 16,
+        "seed": 5,
+        "seeds": [1, 2, 3],
+        "per_pair": 6,
+    },
     needs=[TRAINED["mmdit"], TRAINED["single-stream"]],
 )
 @on_cpu_threads
-def digits_attention(ctx, label, t, steps, seed, batch):
-    """Joint-attention quadrant maps of the trained MMDiT (and the single-stream model) for a real prompt."""
-    tok = build_tokenizer()
-    prompt = prompt_ids(torch.tensor([label]), tok)[0]
-    tokens = [tok.vocab[i] for i in prompt.tolist()]
-    n_txt = len(tokens)
+def digits_attention(ctx, pair, template, t, steps, seed, seeds, per_pair):
+    """Attention between caption words and image halves in the trained MMDiT and single-stream model."""
+    tok = scene_tokenizer()
+    one = torch.tensor([pair])
+    one_template = torch.tensor([template])
+    words = [tok.vocab[i] for i in caption_ids(one, one_template)[0].tolist()]
+    text = caption(*pair, template)
+    held = " (a held-out pair)" if tuple(pair) in HELD_OUT_PAIRS else ""
+    n_txt = len(words)
     results = {}
     for kind in ("mmdit", "single-stream"):
         model, info = load_trained(ctx.input(TRAINED[kind]), ctx.device)
-        size = info["config"]["size"]
-        # one prompt, one noise: the figure
-        maps, t_used = attention_at(
-            model, kind, torch.tensor([label]), t, steps, eval_noise(1, size, seed)
-        )
+        cfg = info["config"]
+        size, p = cfg["size"], cfg["patch_size"]
+        regions = region_of_tokens(size, 2 * size, p)
+        n_half = int((regions == 0).sum())
+        order = _halves_order(n_txt, regions)
+
+        # one caption, one noise: the figures
+        noise = digit_noise(1, size, seed, 2 * size)
+        maps, t_used = attention_at(model, kind, one, t, steps, noise, one_template)
         head_mean = [m[0].mean(0) for m in maps]  # [T+N, T+N] per block
-        n_img = head_mean[0].shape[0] - n_txt
-        # `batch` prompts, the same number of every digit: the shares in the table
-        labels = torch.arange(10).repeat_interleave(batch // 10)
-        many, _ = attention_at(
-            model, kind, labels, t, steps, eval_noise(labels.shape[0], size, seed + 1)
-        )
-        shares = [quadrant_shares(m, n_txt) for m in many]
-        # image queries -> each prompt position, mean over samples, heads and image queries: [T] per block
-        per_token = [m[..., n_txt:, :n_txt].mean(dim=(0, 1, 2)) for m in many]
-        word = tokens.index(CLASS_NAMES[label])  # position of the digit's name in the template
-        word_share = [(p[word] / p.sum()).item() for p in per_token]
-        results[kind] = {
+        digit_pos = [words.index(CLASS_NAMES[d]) for d in pair]
+        word_maps = [h[digit_pos, n_txt:] for h in head_mean]  # [2, N] per block
+        scene = sample_digits(model, kind, one, steps, noise=noise, templates=one_template)[0]
+
+        # held-out captions, several seeds: the numbers
+        pairs, templates = scene_requests(HELD_OUT_PAIRS, len(HELD_OUT_PAIRS) * per_pair)
+        ids = caption_ids(pairs, templates)
+        per_seed = {"word_to_region": [], "region_to_word": [], "quadrants": []}
+        for s in seeds:
+            many, _ = attention_at(
+                model, kind, pairs, t, steps, digit_noise(len(pairs), size, s, 2 * size), templates
+            )
+            shares = [word_region_shares(m, ids, pairs, regions) for m in many]
+            for key in WORDS:
+                per_seed[key].append([sh[key] for sh in shares])
+            per_seed["quadrants"].append([quadrant_shares(m, n_txt) for m in many])
+        n_blocks = len(head_mean)
+        result = {
             "t": t_used,
-            "shares": shares,
-            "image_to_token": [p.tolist() for p in per_token],
-            "class_word_share_of_image_to_text": word_share,
+            "seeds": list(seeds),
+            "scenes": len(pairs) * len(seeds),
+            # per block: the value of each seed
+            **{key: [[v[b] for v in per_seed[key]] for b in range(n_blocks)] for key in WORDS},
+            "quadrants": [
+                {q: sum(v[b][q] for v in per_seed["quadrants"]) / len(seeds) for q in QUADRANTS}
+                for b in range(n_blocks)
+            ],
+            "caption": text,
             "map": [h.tolist() for h in head_mean],
-            "tokens": tokens,
         }
-        quadrants = ["text to text", "text to image", "image to text", "image to image"]
-        table = markdown_table(
-            ["block", *quadrants],
-            [[str(b + 1), *(percent(s[q]) for q in quadrants)] for b, s in enumerate(shares)],
-            align="right",
-        )
-        uniform = n_txt / (n_txt + n_img)
+        results[kind] = result
+        findings = attention_findings(result, MODEL_NAMES[kind])
+        ctx.save_table(" ".join(findings), f"headline-{kind}.md")
+
+        rows = [
+            [
+                str(b + 1),
+                *(pct(result["quadrants"][b][q]) for q in QUADRANTS),
+                *(pct(spread(result[key][b])["mean"]) for key in WORDS),
+            ]
+            for b in range(n_blocks)
+        ]
+        uniform = n_txt / (n_txt + len(regions))
         ctx.save_table(
-            table
-            + f"\n\n*{KIND_TITLES[kind]}: share of its attention each query modality gives each key modality "
-            f"(attention rows summed over a quadrant, averaged over heads and {labels.shape[0]} prompts, "
-            f"{batch // 10} per digit, at t = {t_used:g}). Spread uniformly, attention would give the {n_txt} text "
-            f"keys {percent(uniform)} and the {n_img} image keys {percent(1 - uniform)}.*",
+            markdown_table(
+                ["block", *QUADRANTS, "digit word to its half", "half to its digit word"],
+                rows,
+                align="right",
+            )
+            + f"\n\n*{KIND_TITLES[kind]}: the first four columns are the share of attention each "
+            f"query modality gives each key modality (rows summed over a quadrant); the last two "
+            f"are the word-region shares (50% when blind to place). Averaged over heads and "
+            f"{result['scenes']} scenes of held-out captions ({len(seeds)} noise seeds) at "
+            f"t = {t_used:g}. Spread uniformly, attention would give the {n_txt} text keys "
+            f"{pct(uniform)} and the {len(regions)} image keys {pct(1 - uniform)}.*",
             f"quadrants-{kind}.md",
         )
-        first, last = shares[0], shares[-1]
-        headline = HEADLINE.format(
-            prompts=labels.shape[0],
-            model=MODEL_NAMES[kind],
-            n_txt=n_txt,
-            last_block=len(shares),
-            image_to_text_first=percent(first["image to text"]),
-            image_to_text_last=percent(last["image to text"]),
-            uniform=percent(uniform),
-            text_to_image_first=percent(first["text to image"]),
-            text_to_image_last=percent(last["text to image"]),
-            word_position=word + 1,
-            word_first=percent(word_share[0]),
-            word_last=percent(word_share[-1]),
-        )
-        ctx.save_table(headline, f"headline-{kind}.md")
+        reordered = [h[order][:, order] for h in head_mean]
         where = "joint" if kind == "mmdit" else "shared main"
-        fig = _attention_figure(
-            head_mean,
-            tokens,
-            n_img,
-            f'{KIND_TITLES[kind]}: "{prompt_for(label)}", t = {t_used:g}, mean over heads',
-        )
+        w2r = [spread(b) for b in result["word_to_region"]]
         ctx.save_figure(
-            fig,
+            _map_figure(
+                reordered,
+                words,
+                n_half,
+                f'{KIND_TITLES[kind]}: "{text}", t = {t_used:g}, mean over heads',
+            ),
             f"attention-{kind}.png",
             alt=(
-                f"{len(head_mean)} square heat maps, one per {where} block of the trained {MODEL_NAMES[kind]}, each "
-                f"{n_txt + n_img} by {n_txt + n_img}: rows are queries and columns keys, the {n_txt} prompt tokens "
-                f"({', '.join(tokens)}) first, then the {n_img} image patches, with white lines separating the four "
-                f"quadrants: text to text (top left), text to image (top right), image to text (bottom left) and "
-                f"image to image (bottom right). Over {labels.shape[0]} prompts, image queries give "
-                f"{percent(first['image to text'])} of their attention to the text in block 1 and "
-                f"{percent(last['image to text'])} in block {len(shares)}; text queries give "
-                f"{percent(first['text to image'])} and {percent(last['text to image'])} to the image."
+                f"{n_blocks} square heat maps, one per {where} block of the trained "
+                f"{MODEL_NAMES[kind]}, each {n_txt + len(regions)} by {n_txt + len(regions)}: rows "
+                f"are queries and columns keys, in the order the {n_txt} caption words "
+                f"({', '.join(words)}), the {n_half} image tokens of the left half, the {n_half} "
+                f"of the right half, with white lines between the three groups. Over "
+                f"{result['scenes']} held-out scenes, a digit word gives its own half "
+                + ", ".join(f"{pct(s['mean'])} in block {b + 1}" for b, s in enumerate(w2r))
+                + " of its attention to the image."
             ),
             caption=(
-                f'Attention of the trained {MODEL_NAMES[kind]} for the prompt "{prompt_for(label)}" halfway along '
-                f"a {steps}-step sampling path (t = {t_used:g}), averaged over heads; text tokens first"
-                + (
-                    " (reordered: the model's own sequence is [image; text])"
-                    if kind == "single-stream"
-                    else ""
-                )
+                f'Attention of the trained {MODEL_NAMES[kind]} for the caption "{text}"{held}, '
+                f"halfway along a {steps}-step sampling path (t = {t_used:g}), averaged over "
+                "heads; words first, then the left and the right half"
+                + ("; reordered from the model's [image; text]" if kind == "single-stream" else "")
+            ),
+        )
+        digit_words = [CLASS_NAMES[d] for d in pair]
+        own = [
+            [(m[r][regions == side].sum() / m[r].sum()).item() for r, side in ((0, 0), (1, 1))]
+            for m in word_maps
+        ]
+        ctx.save_figure(
+            _words_figure(
+                scene,
+                word_maps,
+                digit_words,
+                (size // p, 2 * size // p),
+                f'{KIND_TITLES[kind]}: where "{digit_words[0]}" and "{digit_words[1]}" look',
+            ),
+            f"words-{kind}.png",
+            alt=(
+                f'Two rows, one per digit word of the caption "{text}". Each starts with the '
+                f"scene the {MODEL_NAMES[kind]} drew for it, then shows, per block, that word's "
+                f"attention over the {size // p} by {2 * size // p} image tokens laid out like the "
+                f"canvas, a white line between the halves. On this one scene "
+                f'"{digit_words[0]}" gives the left half '
+                + ", ".join(f"{pct(o[0])}" for o in own)
+                + f' of its attention to the image in blocks 1 to {n_blocks}, and "{digit_words[1]}" '
+                "gives the right half " + ", ".join(f"{pct(o[1])}" for o in own) + "."
+            ),
+            caption=(
+                f'Each digit word\'s attention over the canvas, caption "{text}"{held}, '
+                f"t = {t_used:g}, mean over heads. Share on the word's own half, block by block: "
+                f'"{digit_words[0]}" '
+                + ", ".join(pct(o[0]) for o in own)
+                + f'; "{digit_words[1]}" '
+                + ", ".join(pct(o[1]) for o in own)
             ),
         )
     ctx.save_json(results, "attention.json")

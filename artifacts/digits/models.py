@@ -85,18 +85,18 @@ TEXT_MODELS = {
 """Each text model's artifact name: its kind and training parameters."""
 
 TEXT_MODEL_NAMES = {
-    "digits-mmdit": "MMDiT",
+    "digits-mmdit": MODEL_NAMES["mmdit"],
     "digits-naive-concat": "naive-concatenation model",
-    "digits-single-stream": "single-stream model",
+    "digits-single-stream": MODEL_NAMES["single-stream"],
     "digits-no-refiners": "single-stream model without refiners",
 }
 """How sentences name each text model."""
 
 SUMMARY = (
-    "The {name} has **{parameters:,}** trained parameters (width {config.hidden_size}, {blocks}, "
+    "The {name} has **{parameters:,}** {trained}parameters (width {config.hidden_size}, {blocks}, "
     "{what} in patches of {config.patch_size}) and trained for **{config.steps:,}** steps of "
     "{config.batch_size} {unit} on {where} (AdamW, peak learning rate {config.lr:g}, condition "
-    "dropped for {dropped:g}% of them); the last training loss was {loss:.3f}.{encoder}"
+    "dropped for {dropped:g}% of the {unit}); the last training loss was {loss:.3f}.{encoder}"
 )
 """The model summary under each trained model on the pages (``model.md``). No seconds: the
 fragment must come out the same on every run; the pipeline prints the seconds."""
@@ -123,7 +123,7 @@ def blocks_phrase(config: GeneratorConfig) -> str:
     if config.kind == "mmdit":
         shared = " whose weights every token shares" if config.share_weights else ""
         return f"{config.depth} joint blocks{shared}"
-    return f"{config.depth} blocks"
+    return f"{config.depth} block{'s' if config.depth > 1 else ''}"
 
 
 def _train_artifact(ctx, kind: str, params: dict, name: str) -> None:
@@ -146,6 +146,7 @@ def _train_artifact(ctx, kind: str, params: dict, name: str) -> None:
         SUMMARY.format(
             name=name,
             parameters=trained.parameters - encoder,
+            trained="trained " if scenes else "",
             config=config,
             blocks=blocks_phrase(config),
             what=(

@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
-import json
-
 import torch
 
+from artifacts.digits.compare import comparison_findings, load_scores
 from artifacts.digits.models import TRAINED, on_cpu_threads
-from artifacts.plotting import percent
+from artifacts.digits.scene_scores import MAIN_CELL, num_range, pct_range
 from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
-from snippets.digits.evaluation import (
-    parameter_groups,
-)
+from snippets.digits.evaluation import average_scenes, parameter_groups
 from snippets.digits.training import load_trained
 from snippets.mmdit import MMDiT
-from snippets.params import count_parameters
 from snippets.single_stream import SingleStreamDiT
 
 STREAM_COLUMNS = ["measure", "dual-stream (MMDiT)", "single-stream (S3-DiT style)"]
+"""Header of both comparison tables: row label, then one column per model."""
 STREAMS_NOTE = (
     "*The two trained digit models: same width, and an image token passes through the same "
-    "number of blocks in both ({depth}). FD without guidance, mean of {seeds} noise seeds; "
-    "real-vs-real yardstick {yardstick:.2f}.*"
+    "number of blocks in both ({depth}). Placement and FD at 16 Euler steps without guidance, "
+    "mean over {seeds} noise seeds (min–max in brackets); real held-out digits score an FD of "
+    "{yardstick:.2f}. Parameters without the frozen text encoder both share.*"
 )
 """The note under the table of the two trained models (``streams.md``)."""
 HEADLINE = (
-    "At equal width the single-stream model has **{single:,}** parameters against the MMDiT's "
-    "**{dual:,}** ({ratio:.0%}), and reaches an FD of **{single_fd:.2f}** at 16 steps against "
-    "**{dual_fd:.2f}** (yardstick {yardstick:.2f})."
+    "At equal width the single-stream model has **{single:,}** trained parameters against the "
+    "MMDiT's **{dual:,}** ({ratio:.0%})."
 )
-"""The sentence the lesson quotes (``headline.md``)."""
-"""Header of both comparison tables: row label, then one column per model."""
+"""The first sentence the lesson quotes (``headline.md``); the comparison's sentences follow."""
 
 
 def _real_width_models(hidden: int = 3840, depth: int = 30, heads: int = 30, refiners: int = 2):
@@ -63,8 +59,8 @@ def _real_width_models(hidden: int = 3840, depth: int = 30, heads: int = 30, ref
     needs=[
         TRAINED["mmdit"],
         TRAINED["single-stream"],
-        "digits-sweep-mmdit",
-        "digits-sweep-single-stream",
+        "digits-scenes-mmdit",
+        "digits-scenes-single-stream",
     ],
 )
 @on_cpu_threads
@@ -75,19 +71,17 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
     cols = {}
     for kind in ("mmdit", "single-stream"):
         model, info = load_trained(ctx.input(TRAINED[kind]), "cpu")
-        sweep_data = json.loads((ctx.input(f"digits-sweep-{kind}") / "sweep.json").read_text())
-        mean = {(r["steps"], r["guidance"]): r for r in sweep_data["mean"]}
-        cfg = info["config"]
+        scores = load_scores(ctx.input(f"digits-scenes-{kind}"))
+        avg = average_scenes(scores["rows"])
+        groups = parameter_groups(model)
         cols[kind] = {
-            "config": cfg,
-            "groups": parameter_groups(model),
-            "total": count_parameters(model),
-            "fd16": mean[(16, 1.0)]["fd"],
-            "ag8": mean[(8, 1.0)]["agreement"],
-            "fd4": mean[(4, 1.0)]["fd"],
-            "yardstick": sweep_data["yardstick"],
+            "config": info["config"],
+            "groups": groups,
+            "total": sum(groups.values()),
+            "seen": avg[(*MAIN_CELL, "seen")],
+            "held_out": avg[(*MAIN_CELL, "held_out")],
+            "scores": scores,
         }
-        sweep_seeds = len({r["seed"] for r in sweep_data["rows"]})
     mm, ss = cols["mmdit"], cols["single-stream"]
     cfg = mm["config"]
 
@@ -113,26 +107,30 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
             lambda c: f"{c['config']['lr']:g}, {100 * c['config']['p_uncond']:g}%",
         ),
         *[row(f"parameters: {g}", lambda c, g=g: f"{c['groups'][g]:,}") for g in mm["groups"]],
-        row("**parameters: total**", lambda c: f"**{c['total']:,}**"),
-        row("FD at 4 steps", lambda c: f"{c['fd4']:.2f}"),
-        row("FD at 16 steps", lambda c: f"{c['fd16']:.2f}"),
-        row("agreement at 8 steps", lambda c: percent(c["ag8"])),
+        row("**trained parameters: total**", lambda c: f"**{c['total']:,}**"),
+        row("both digits placed, seen captions", lambda c: pct_range(c["seen"]["both"])),
+        row("both digits placed, held-out captions", lambda c: pct_range(c["held_out"]["both"])),
+        row("FD, held-out captions", lambda c: num_range(c["held_out"]["fd"])),
     ]
     ctx.save_table(
         markdown_table(STREAM_COLUMNS, rows, align="lrr")
         + "\n\n"
-        + STREAMS_NOTE.format(depth=cfg["depth"], seeds=sweep_seeds, yardstick=mm["yardstick"]),
+        + STREAMS_NOTE.format(
+            depth=cfg["depth"],
+            seeds=len(mm["scores"]["seeds"]),
+            yardstick=mm["scores"]["yardstick"],
+        ),
         "streams.md",
     )
-    ratio = ss["total"] / mm["total"]
+    findings = comparison_findings(mm["scores"], ss["scores"], ("MMDiT", "single-stream model"))
     ctx.save_table(
-        HEADLINE.format(
-            single=ss["total"],
-            dual=mm["total"],
-            ratio=ratio,
-            single_fd=ss["fd16"],
-            dual_fd=mm["fd16"],
-            yardstick=mm["yardstick"],
+        " ".join(
+            [
+                HEADLINE.format(
+                    single=ss["total"], dual=mm["total"], ratio=ss["total"] / mm["total"]
+                ),
+                *findings,
+            ]
         ),
         "headline.md",
     )
@@ -150,13 +148,13 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
     ctx.save_table(
         markdown_table(STREAM_COLUMNS, big, align="lrr")
         + f"\n\n*The same two classes built at Z-Image's width and depth (D = {real_width}, {real_depth} main "
-        f"blocks, {real_heads} heads, {real_refiners} refiners per modality) on the meta device, with this "
-        f"page's toy text embedding.*",
+        f"blocks, {real_heads} heads, {real_refiners} refiners per modality) on the meta device; their text "
+        f"embedders read the toy's {big_mm.context_embedder.in_features}-wide text features.*",
         "real-width.md",
     )
     ctx.save_json(
         {
-            "toy": cols,
+            "toy": {k: {n: v for n, v in c.items() if n != "scores"} for k, c in cols.items()},
             "real_width": {
                 "mmdit": g_mm,
                 "single-stream": g_ss,

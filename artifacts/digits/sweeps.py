@@ -1,4 +1,6 @@
-"""Steps x guidance sweeps of the three digit generators (``digits-sweep-*``): FD, agreement, guidance grids."""
+"""Steps x guidance sweep of the class-conditional DiT (``digits-sweep-dit``): FD, agreement, guidance grid.
+
+The text models are scored on scenes instead (``artifacts/digits/scene_scores.py``)."""
 
 from __future__ import annotations
 
@@ -178,10 +180,7 @@ def _guidance_grid(model, kind, size, guidance, classes=(2, 7, 8), per_class=6, 
     show_digits(ax, images)
     row_labels(ax, ["no guidance" if w == 1 else f"w = {w:g}" for w in guidance], size)
     ax.set_xticks([(k * per_class + per_class / 2) * (size + 1) - 1 for k in range(len(classes))])
-    # the DiT is asked for a class label, the text models for a prompt
-    ax.set_xticklabels(
-        [f"class {c}" if kind == "dit" else f'"{CLASS_NAMES[c]}"' for c in classes], fontsize=9
-    )
+    ax.set_xticklabels([f"class {c}" for c in classes], fontsize=9)
     ax.tick_params(axis="x", length=0)
     return fig, stats
 
@@ -283,7 +282,7 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
         "guidance-grid.png",
         alt=(
             f"A grid of generated digits: {len(grid_guidance)} rows, one per guidance scale from none to w = {hi:g}; "
-            f"{6 * len(classes)} columns, six samples each of the {'classes' if kind == 'dit' else 'prompts'} "
+            f"{6 * len(classes)} columns, six samples each of the classes "
             f"{', '.join(CLASS_NAMES[c] for c in classes)}, each column starting from the same noise in every row. "
             f"From the top row to the bottom one the share of ink goes from {stats[lo]['ink']:.0%} to "
             f"{stats[hi]['ink']:.0%} and the pixel spread among the six samples of a digit from "
@@ -303,16 +302,3 @@ def digits_sweep_dit(ctx, steps, guidance, seeds, grid_guidance, other_seeds):
     """Steps x guidance sweep of the DiT: FD/agreement tables, plots, guidance grid."""
     _sweep_artifact(ctx, "dit", steps, guidance, seeds, grid_guidance, other_seeds)
 
-
-@producer("digits-sweep-mmdit", params=SWEEP_PARAMS, needs=["digits-mmdit"])
-@on_cpu_threads
-def digits_sweep_mmdit(ctx, steps, guidance, seeds, grid_guidance, other_seeds):
-    """Steps x guidance sweep of the MMDiT."""
-    _sweep_artifact(ctx, "mmdit", steps, guidance, seeds, grid_guidance, other_seeds)
-
-
-@producer("digits-sweep-single-stream", params=SWEEP_PARAMS, needs=["digits-single-stream"])
-@on_cpu_threads
-def digits_sweep_single_stream(ctx, steps, guidance, seeds, grid_guidance, other_seeds):
-    """Steps x guidance sweep of the single-stream model."""
-    _sweep_artifact(ctx, "single-stream", steps, guidance, seeds, grid_guidance, other_seeds)

@@ -1,123 +1,66 @@
-"""MMDiT against naive concatenation on the digits (``sd3-naive-vs-mmdit``): samples, FD, agreement."""
+"""MMDiT against naive concatenation on the two-digit scenes (``sd3-naive-vs-mmdit``).
+
+Both models are the same [`MMDiT`][snippets.mmdit.MMDiT] class, trained alike; the naive one is
+built with ``share_weights=True``, so its text tokens go through the image stream's weights.
+The figure draws both from the same noise and captions; the table and the headline come from
+the two models' ``digits-scenes-*`` evaluations.
+"""
 
 from __future__ import annotations
 
-import json
-
-import torch
-
-from artifacts.digits.models import TRAINED, on_cpu_threads
-from artifacts.digits.naive_concat import GRID
-from artifacts.plotting import percent, row_labels, show_digits
+from artifacts.digits.compare import (
+    comparison_findings,
+    comparison_rows,
+    grid_alt,
+    grid_caption,
+    grid_counts,
+    grid_figure,
+    load_scores,
+    sample_grid,
+    table_note,
+)
+from artifacts.digits.models import on_cpu_threads
 from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
-from snippets.digits.evaluation import eval_noise, parameter_groups
-from snippets.digits.training import load_trained, sample_digits
+from snippets.digits.data import default_evaluator
+from snippets.digits.training import load_trained
+
+MODELS = {"MMDiT": "digits-mmdit", "naive concatenation": "digits-naive-concat"}
+"""Column name and trained artifact of each model."""
+SENTENCE_NAMES = ("MMDiT", "naive-concatenation model")
 
 
 @producer(
-    "sd3-naive-vs-mmdit", needs=[TRAINED["mmdit"], "digits-sweep-mmdit", "digits-naive-concat"]
+    "sd3-naive-vs-mmdit",
+    needs=[*MODELS.values(), "digits-scenes-mmdit", "digits-scenes-naive-concat"],
 )
 @on_cpu_threads
 def sd3_naive_vs_mmdit(ctx):
-    """Side-by-side sample grids (same noise, same prompts) and a table of the two models' numbers."""
-    import matplotlib.pyplot as plt
-
-    mm_model, mm_info = load_trained(ctx.input(TRAINED["mmdit"]), ctx.device)
-    nc_model, nc_info = load_trained(ctx.input("digits-naive-concat"), ctx.device)
-    sweep = json.loads((ctx.input("digits-sweep-mmdit") / "sweep.json").read_text())
-    mean = {(r["steps"], r["guidance"]): r for r in sweep["mean"]}
-    naive = json.loads((ctx.input("digits-naive-concat") / "eval.json").read_text())
-    cols = {
-        "MMDiT": {
-            "info": mm_info,
-            "fd16": mean[(16, 1.0)]["fd"],
-            "agreement8": mean[(8, 1.0)]["agreement"],
-            "groups": parameter_groups(mm_model),
-        },
-        "naive concatenation": {
-            "info": nc_info,
-            "fd16": naive["fd16"],
-            "agreement8": naive["agreement8"],
-            "groups": parameter_groups(nc_model),
-        },
-    }
-    yardstick = sweep["yardstick"]
-    size = mm_info["config"]["size"]
-    labels = torch.arange(10).repeat_interleave(GRID["per_class"])
-    noise = eval_noise(labels.shape[0], size, GRID["seed"])
-    grids = {
-        name: sample_digits(
-            model,
-            "mmdit" if name == "MMDiT" else "single-stream",
-            labels,
-            GRID["steps"],
-            noise=noise,
-        )
-        for name, model in (("MMDiT", mm_model), ("naive concatenation", nc_model))
-    }
-
-    fig, axes = plt.subplots(1, 2, figsize=(5.2, 4.6))
-    for ax, (name, grid) in zip(axes, grids.items()):
-        c = cols[name]
-        show_digits(
-            ax,
-            grid.reshape(10, GRID["per_class"], 1, size, size),
-            f"{name}\nFD {c['fd16']:.2f}, agreement {percent(c['agreement8'])}",
-        )
-    row_labels(axes[0], [str(d) for d in range(10)], size)
-    fig.suptitle(f"Same prompts, same noise, {GRID['steps']} Euler steps, no guidance", fontsize=10)
-    fig.tight_layout()
-    mm, nc = cols["MMDiT"], cols["naive concatenation"]
+    """Side-by-side scene grids (same noise, same captions), a table and a generated headline."""
+    models = {}
+    for name, artifact in MODELS.items():
+        model, info = load_trained(ctx.input(artifact), ctx.device)
+        scores = load_scores(ctx.input(artifact.replace("digits-", "digits-scenes-")))
+        models[name] = {"model": model, "info": info, "scores": scores}
+    size = models["MMDiT"]["info"]["config"]["size"]
+    grids = {name: sample_grid(m["model"], "mmdit", size) for name, m in models.items()}
+    classifier = default_evaluator(size).classifier
+    counts = {name: grid_counts(grid, classifier) for name, grid in grids.items()}
+    mm, nc = (models[n]["scores"] for n in MODELS)
+    findings = comparison_findings(mm, nc, SENTENCE_NAMES)
     ctx.save_figure(
-        fig,
+        grid_figure(grids, size),
         "samples.png",
-        alt=(
-            f"Two grids of 10 rows (the prompts for digits 0 to 9) by {GRID['per_class']} samples from the same noise. "
-            f"Left, the MMDiT: FD {mm['fd16']:.2f} at 16 steps and {percent(mm['agreement8'])} agreement at 8 steps. "
-            f"Right, naive concatenation with shared weights: FD {nc['fd16']:.2f} and {percent(nc['agreement8'])}. "
-            f"Real held-out digits score an FD of {yardstick:.2f}."
+        alt=grid_alt(counts),
+        caption=(
+            "The MMDiT (left) and the same class with shared weights (right), from the same noise "
+            "and captions. " + grid_caption(counts)
         ),
-        caption="The trained MMDiT and the naive-concatenation model, drawn from the same noise and prompts.",
     )
-
-    def row(label, f):
-        return [label, f(mm), f(nc)]
-
-    rows = [
-        row(
-            "width, blocks",
-            lambda c: f"{c['info']['config']['hidden_size']}, {c['info']['config']['depth']}",
-        ),
-        row(
-            "training steps, peak learning rate",
-            lambda c: f"{c['info']['config']['steps']:,}, {c['info']['config']['lr']:g}",
-        ),
-        row("parameters: image only", lambda c: f"{c['groups']['image only']:,}"),
-        row("parameters: text only", lambda c: f"{c['groups']['text only']:,}"),
-        row("parameters: shared by both", lambda c: f"{c['groups']['shared by both']:,}"),
-        row("**parameters: total**", lambda c: f"**{c['info']['parameters']:,}**"),
-        row("FD at 16 steps (lower is better)", lambda c: f"{c['fd16']:.2f}"),
-        row("agreement at 8 steps", lambda c: percent(c["agreement8"])),
-    ]
-    header = ["measure", "MMDiT (weights per modality)", "naive concatenation (shared weights)"]
+    header = ["measure", "MMDiT (weights per stream)", "naive concatenation (shared weights)"]
     ctx.save_table(
-        markdown_table(header, rows, align="lrr")
-        + f"\n\n*No guidance; FD and agreement are means over {len(naive['seeds'])} noise seeds of one sample per "
-        f"held-out digit. Real held-out digits score an FD of {yardstick:.2f} (the yardstick).*",
+        markdown_table(header, comparison_rows(models), align="lrr") + "\n\n" + table_note(mm),
         "comparison.md",
     )
-    lower = "MMDiT" if mm["fd16"] < nc["fd16"] else "naive concatenation"
-    share = nc["info"]["parameters"] / mm["info"]["parameters"]
-    ctx.save_table(
-        f"Both models were trained for the same number of steps. The **{lower}** reaches the lower FD at 16 "
-        f"steps (**{mm['fd16']:.2f}** for the MMDiT, **{nc['fd16']:.2f}** for naive concatenation, yardstick "
-        f"{yardstick:.2f}); class agreement at 8 steps is {percent(mm['agreement8'])} and "
-        f"{percent(nc['agreement8'])}. Naive concatenation does it with {share:.0%} of the MMDiT's weights.",
-        "headline.md",
-    )
-    ctx.save_json(
-        {name: {k: v for k, v in c.items() if k != "info"} for name, c in cols.items()}
-        | {"yardstick": yardstick},
-        "comparison.json",
-    )
+    ctx.save_table(" ".join(findings), "headline.md")
+    ctx.save_json({"grid_counts": counts, "findings": findings}, "comparison.json")

@@ -3,8 +3,8 @@ r"""The scikit-learn digits as a tiny image-generation benchmark: data, prompts,
 - Data: the 1,797 8x8 digits of ``sklearn.datasets.load_digits`` (shipped inside scikit-learn, no
   download), scaled from ``0..16`` to ``[-1, 1]``, split once into training and held-out digits by a
   fixed seed. Larger profiles upsample them (bilinear) to 16x16 or 32x32.
-- Prompts: "a handwritten seven" and two other templates, and a word tokenizer whose vocabulary
-  is exactly the words of those prompts.
+- Words: the digits' names, and a word tokenizer built from a list of sentences (the captions
+  of [`snippets.digits.scenes`][snippets.digits.scenes] use it).
 - Metrics: a small CNN classifier trained on the real training digits gives
 
   * **class agreement**: the fraction of generated samples it assigns to the requested class;
@@ -28,19 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 CLASS_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-PROMPT_TEMPLATES = ("a handwritten {}", "the digit {}", "{} written by hand")
 PAD, UNK = "<pad>", "<unk>"
 EVAL_SIZE = 8
-
-
-def prompt_for(label: int, template: int = 0) -> str:
-    """The text prompt for a class.
-
-    Examples:
-        >>> prompt_for(7), prompt_for(3, template=2)
-        ('a handwritten seven', 'three written by hand')
-    """
-    return PROMPT_TEMPLATES[template].format(CLASS_NAMES[label])
 
 
 class WordTokenizer:
@@ -54,14 +43,12 @@ class WordTokenizer:
         max_length: Every encoding is padded (or cut) to this many ids.
 
     Examples:
-        >>> tok = build_tokenizer()
-        >>> ids = tok.encode("a handwritten seven")
-        >>> len(ids) == tok.max_length, ids[-1] == tok.pad_id
-        (True, True)
-        >>> tok.decode(ids)
-        'a handwritten seven'
-        >>> tok.decode(tok.encode("a handwritten dragon"))
-        'a handwritten <unk>'
+        >>> tok = WordTokenizer(["left", "of", "seven", "three"], max_length=5)
+        >>> ids = tok.encode("three left of seven")
+        >>> ids, tok.decode(ids)                          # padded to 5 ids
+        ([5, 2, 3, 4, 0], 'three left of seven')
+        >>> tok.decode(tok.encode("three left of dragon"))
+        'three left of <unk>'
     """
 
     def __init__(self, words: list[str], max_length: int):
@@ -86,57 +73,24 @@ class WordTokenizer:
         """Encode a batch: ``[B, max_length]`` int64 ids.
 
         Examples:
-            >>> build_tokenizer()(["a seven", ""]).shape
+            >>> build_tokenizer(["three left of seven"])(["seven", ""]).shape
             torch.Size([2, 4])
         """
         return torch.tensor([self.encode(t) for t in texts], dtype=torch.long, device=device)
 
 
-def build_tokenizer(prompts: list[str] | None = None) -> WordTokenizer:
+def build_tokenizer(prompts: list[str]) -> WordTokenizer:
     """The tokenizer for a set of prompts: every word they hold, sorted, padded to the longest.
 
-    Without ``prompts``, the class prompts of `PROMPT_TEMPLATES`. The empty prompt encodes to
-    all padding: it is the null condition for guidance.
+    The empty prompt encodes to all padding: it is the null condition for guidance.
 
     Examples:
-        >>> tok = build_tokenizer()
-        >>> len(tok), tok.max_length, tok.encode("")
-        (19, 4, [0, 0, 0, 0])
-        >>> build_tokenizer(["two left of one", "one"]).vocab
-        ['<pad>', '<unk>', 'left', 'of', 'one', 'two']
+        >>> tok = build_tokenizer(["two left of one", "one"])
+        >>> tok.vocab, tok.max_length, tok.encode("")
+        (['<pad>', '<unk>', 'left', 'of', 'one', 'two'], 4, [0, 0, 0, 0])
     """
-    if prompts is None:
-        prompts = [
-            PROMPT_TEMPLATES[k].format(n) for k in range(len(PROMPT_TEMPLATES)) for n in CLASS_NAMES
-        ]
     words = sorted({w for p in prompts for w in p.split()})
     return WordTokenizer(words, max_length=max(len(p.split()) for p in prompts))
-
-
-def prompt_ids(
-    labels: torch.Tensor,
-    tokenizer: WordTokenizer,
-    templates: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Token ids ``[B, L]`` of the prompts for ``labels`` (template 0 unless ``templates`` given).
-
-    Examples:
-        >>> tok = build_tokenizer()
-        >>> ids = prompt_ids(torch.tensor([7, 1]), tok)
-        >>> [tok.decode(row) for row in ids]
-        ['a handwritten seven', 'a handwritten one']
-    """
-    table = torch.tensor(
-        [
-            [tokenizer.encode(prompt_for(c, k)) for c in range(10)]
-            for k in range(len(PROMPT_TEMPLATES))
-        ],
-        dtype=torch.long,
-        device=labels.device,
-    )  # [templates, classes, L]
-    if templates is None:
-        templates = torch.zeros_like(labels)
-    return table[templates, labels]
 
 
 @dataclass

@@ -8,7 +8,14 @@ import torch.nn as nn
 
 from snippets.attention import record_attention
 from snippets.digits.data import Evaluator, default_evaluator  # noqa: F401 (doctests)
-from snippets.digits.scenes import HELD_OUT_PAIRS, SCENE_TEMPLATES, SEEN_PAIRS, halves, placement
+from snippets.digits.scenes import (
+    HELD_OUT_PAIRS,
+    SCENE_TEMPLATES,
+    SEEN_PAIRS,
+    compose,
+    halves,
+    placement,
+)
 from snippets.digits.training import Conditioner, digit_noise, sample_digits
 from snippets.flow import euler_steps
 
@@ -201,6 +208,32 @@ def scene_scores(
                     }
                 )
     return rows
+
+
+def real_scenes(evaluator: Evaluator, pairs: torch.Tensor) -> torch.Tensor:
+    """Scenes ``[N, 1, s, 2s]`` of real held-out digits for ``pairs [N, 2]``: the scores of a
+    generator that draws exactly what it is asked for.
+
+    The ``k``-th request for a digit takes the ``k``-th held-out image of that digit (cycling).
+
+    Examples:
+        >>> ev = default_evaluator()
+        >>> pairs, _ = scene_requests(HELD_OUT_PAIRS)
+        >>> placement(ev.classifier, real_scenes(ev, pairs), pairs)["both"] > 0.9
+        True
+    """
+    split = evaluator.split
+    by_class = [split.test_x[split.test_y == c] for c in range(10)]
+    used = [0] * 10
+
+    def take(c: int) -> torch.Tensor:
+        image = by_class[c][used[c] % len(by_class[c])]
+        used[c] += 1
+        return image
+
+    left = torch.stack([take(a) for a in pairs[:, 0].tolist()])
+    right = torch.stack([take(b) for b in pairs[:, 1].tolist()])
+    return compose(left, right)
 
 
 def spread(values) -> dict[str, float]:

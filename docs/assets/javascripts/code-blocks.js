@@ -45,6 +45,7 @@
   function wrapOutput(code) {
     if (code.hasAttribute("data-output-wrapped")) return;
     code.setAttribute("data-output-wrapped", "");
+    if (!/^>>>/m.test(code.textContent)) return;
     var lines = linesOf(code);
     var texts = lines.map(function (nodes) {
       return nodes.map(function (node) { return node.textContent; }).join("");
