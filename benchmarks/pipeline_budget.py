@@ -35,7 +35,9 @@ def run_pipeline(source: Path, out: Path) -> float:
     command += ["--root", str(out), "--notebooks", str(source / "docs" / "notebooks")]
     start = time.perf_counter()
     with open(out.parent / "pipeline.log", "w", encoding="utf-8") as log:
-        subprocess.run(command, cwd=source, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+        subprocess.run(
+            command, cwd=source, env=env, stdout=log, stderr=subprocess.STDOUT, check=True
+        )
     return time.perf_counter() - start
 
 
@@ -47,7 +49,9 @@ def main() -> int:
     baseline = args.out / "baseline"
     if not baseline.exists():
         subprocess.run(
-            ["git", "worktree", "add", "--detach", str(baseline), args.baseline], cwd=ROOT, check=True
+            ["git", "worktree", "add", "--detach", str(baseline), args.baseline],
+            cwd=ROOT,
+            check=True,
         )
     sides = {args.baseline: baseline, "working tree": ROOT}
     walls, columns = {}, {}
@@ -58,7 +62,9 @@ def main() -> int:
         print(f"cold pipeline of {label} ...", flush=True)
         walls[label] = run_pipeline(source, out)
         columns[label] = seconds_by_artifact(out / "manifest.json")
-    names = sorted(set().union(*columns.values()), key=lambda n: -max(c.get(n, 0) for c in columns.values()))
+    names = sorted(
+        set().union(*columns.values()), key=lambda n: -max(c.get(n, 0) for c in columns.values())
+    )
     width = max(len(n) for n in names)
     print(f"\n{'artifact':<{width}}" + "".join(f"{label:>16}" for label in columns))
     for name in names:
@@ -66,7 +72,10 @@ def main() -> int:
             f"{c[name]:>16.1f}" if name in c else f"{'-':>16}" for c in columns.values()
         )
         print(f"{name:<{width}}{cells}")
-    print(f"{'sum of artifacts':<{width}}" + "".join(f"{sum(c.values()):>16.1f}" for c in columns.values()))
+    print(
+        f"{'sum of artifacts':<{width}}"
+        + "".join(f"{sum(c.values()):>16.1f}" for c in columns.values())
+    )
     print(f"{'wall clock':<{width}}" + "".join(f"{walls[label]:>16.1f}" for label in columns))
     return 0
 

@@ -64,7 +64,11 @@ def lesson_text(name: str, rev: str | None) -> str:
     if rev is None:
         return (ROOT / "docs" / f"{name}.md").read_text(encoding="utf-8")
     return subprocess.run(
-        ["git", "show", f"{rev}:docs/{name}.md"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "show", f"{rev}:docs/{name}.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 
@@ -79,8 +83,12 @@ def main() -> None:
     args = parser.parse_args()
     generated = ROOT / "docs" / "generated"
     for name in LESSONS:
-        print(f"\n{name}.md: words before the first picture or analogy ('none (N)': no picture in N words)")
-        now = sections(lesson_text(name, None if args.compare or not args.rev else args.rev), generated)
+        print(
+            f"\n{name}.md: words before the first picture or analogy ('none (N)': no picture in N words)"
+        )
+        now = sections(
+            lesson_text(name, None if args.compare or not args.rev else args.rev), generated
+        )
         if args.compare and args.rev:
             then = dict((a, (b, t)) for a, b, t in sections(lesson_text(name, args.rev), generated))
             print(f"  {'section':<28} {args.rev:>14} {'now':>14}")

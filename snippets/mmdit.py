@@ -91,20 +91,21 @@ class JointAttention(nn.Module):
         self.txt_proj = nn.Linear(hidden_size, hidden_size)
 
     # --8<-- [start:joint-attention-forward]
-    def forward(self, img: torch.Tensor, txt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``img [B, N, D]``, ``txt [B, T, D]`` -> ``(img [B, N, D], txt [B, T, D])``.
+    def forward(self, img: torch.Tensor, txt: torch.Tensor):
+        """``img [B, N, D]``, ``txt [B, T, D]`` -> ``(img, txt)``, same shapes.
 
-        The joint sequence is ``[text; image]``: recorded maps have text rows/columns first.
+        The joint sequence is ``[text; image]``: maps have text rows first.
         """
-        n_txt = txt.shape[1]
+        n_txt, h = txt.shape[1], self.num_heads
         split = "b l (three h d) -> three b h l d"
-        q_i, k_i, v_i = rearrange(self.img_qkv(img), split, three=3, h=self.num_heads)
-        q_t, k_t, v_t = rearrange(self.txt_qkv(txt), split, three=3, h=self.num_heads)
-        q, k, v = (
-            torch.cat(pair, dim=2) for pair in ((q_t, q_i), (k_t, k_i), (v_t, v_i))
-        )  # [B, H, T+N, d]
-        out = rearrange(attention(q, k, v), "b h l d -> b l (h d)")  # one attention, both streams
-        txt_out, img_out = out[:, :n_txt], out[:, n_txt:]  # split back by position
+        q_i, k_i, v_i = rearrange(self.img_qkv(img), split, three=3, h=h)
+        q_t, k_t, v_t = rearrange(self.txt_qkv(txt), split, three=3, h=h)
+        q = torch.cat([q_t, q_i], dim=2)  # [B, H, T + N, d]
+        k = torch.cat([k_t, k_i], dim=2)
+        v = torch.cat([v_t, v_i], dim=2)
+        out = attention(q, k, v)  # one attention for both streams
+        out = rearrange(out, "b h l d -> b l (h d)")
+        txt_out, img_out = out[:, :n_txt], out[:, n_txt:]  # split back
         return self.img_proj(img_out), self.txt_proj(txt_out)
 
     # --8<-- [end:joint-attention-forward]
@@ -157,21 +158,20 @@ class MMDiTBlock(nn.Module):
 
     # --8<-- [start:mmdit-block-forward]
     def forward(self, img: torch.Tensor, txt: torch.Tensor, c: torch.Tensor):
-        """``img [B, N, D]``, ``txt [B, T, D]``, ``c [B, D]`` -> ``(img, txt)``."""
-        i_shift1, i_scale1, i_gate1, i_shift2, i_scale2, i_gate2 = self.img_mod(c).chunk(6, dim=1)
-        t_shift1, t_scale1, t_gate1, t_shift2, t_scale2, t_gate2 = self.txt_mod(c).chunk(6, dim=1)
+        """``img [B, N, D]``, ``txt [B, T, D]``, ``c [B, D]`` -> same shapes."""
+        # per stream: shift, scale, gate for attention, then for the MLP
+        i = self.img_mod(c).chunk(6, dim=1)
+        t = self.txt_mod(c).chunk(6, dim=1)
         img_attn, txt_attn = self.attn(
-            modulate(self.img_norm1(img), i_shift1, i_scale1),
-            modulate(self.txt_norm1(txt), t_shift1, t_scale1),
+            modulate(self.img_norm1(img), i[0], i[1]),
+            modulate(self.txt_norm1(txt), t[0], t[1]),
         )
-        img = img + i_gate1.unsqueeze(1) * img_attn
-        txt = txt + t_gate1.unsqueeze(1) * txt_attn
-        img = img + i_gate2.unsqueeze(1) * self.img_mlp(
-            modulate(self.img_norm2(img), i_shift2, i_scale2)
-        )
-        txt = txt + t_gate2.unsqueeze(1) * self.txt_mlp(
-            modulate(self.txt_norm2(txt), t_shift2, t_scale2)
-        )
+        img = img + i[2].unsqueeze(1) * img_attn
+        txt = txt + t[2].unsqueeze(1) * txt_attn
+        img_mlp = self.img_mlp(modulate(self.img_norm2(img), i[3], i[4]))
+        txt_mlp = self.txt_mlp(modulate(self.txt_norm2(txt), t[3], t[4]))
+        img = img + i[5].unsqueeze(1) * img_mlp
+        txt = txt + t[5].unsqueeze(1) * txt_mlp
         return img, txt
 
     # --8<-- [end:mmdit-block-forward]

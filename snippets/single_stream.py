@@ -176,19 +176,19 @@ class SingleStreamBlock(nn.Module):
             nn.init.zeros_(self.adaLN_modulation.bias)
 
     # --8<-- [start:single-stream-block-forward]
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """``x [B, L, D]``, ``c [B, adaln_dim]`` (modulated blocks only) -> ``[B, L, D]``."""
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
+        """``x [B, L, D]``, ``c [B, adaln_dim]`` (if modulated) -> ``x``."""
         if self.modulation:
-            scale_msa, gate_msa, scale_mlp, gate_mlp = (
-                self.adaLN_modulation(c).unsqueeze(1).chunk(4, dim=2)
-            )
+            mod = self.adaLN_modulation(c).unsqueeze(1)
+            scale_msa, gate_msa, scale_mlp, gate_mlp = mod.chunk(4, dim=2)
             scale_msa, scale_mlp = 1 + scale_msa, 1 + scale_mlp
             gate_msa, gate_mlp = gate_msa.tanh(), gate_mlp.tanh()
         else:
             scale_msa = gate_msa = scale_mlp = gate_mlp = 1.0
         attn = self.attention(self.attention_norm1(x) * scale_msa)
         x = x + gate_msa * self.attention_norm2(attn)
-        x = x + gate_mlp * self.ffn_norm2(self.feed_forward(self.ffn_norm1(x) * scale_mlp))
+        ffn = self.feed_forward(self.ffn_norm1(x) * scale_mlp)
+        x = x + gate_mlp * self.ffn_norm2(ffn)
         return x
 
     # --8<-- [end:single-stream-block-forward]

@@ -74,7 +74,12 @@ def scene_tokenizer() -> WordTokenizer:
         (15, 4, [0, 0, 0, 0])
     """
     return build_tokenizer(
-        [caption(a, b, k) for a in range(10) for b in range(10) for k in range(len(SCENE_TEMPLATES))]
+        [
+            caption(a, b, k)
+            for a in range(10)
+            for b in range(10)
+            for k in range(len(SCENE_TEMPLATES))
+        ]
     )
 
 
@@ -167,7 +172,9 @@ class SceneSampler:
     def draw(self, n: int, generator: torch.Generator):
         """``n`` scenes ``[n, 1, s, 2s]``, their caption ids ``[n, 4]`` and pairs ``[n, 2]``."""
         device = self.images.device
-        which = torch.randint(0, len(self.pairs), (n,), generator=generator, device=generator.device)
+        which = torch.randint(
+            0, len(self.pairs), (n,), generator=generator, device=generator.device
+        )
         template = torch.randint(
             0, len(SCENE_TEMPLATES), (n,), generator=generator, device=generator.device
         )
@@ -218,7 +225,9 @@ class FrozenTextEncoder(nn.Module):
         ([3, 17], True)
     """
 
-    def __init__(self, vocab_size: int, max_length: int, config: TextEncoderConfig = TextEncoderConfig()):
+    def __init__(
+        self, vocab_size: int, max_length: int, config: TextEncoderConfig = TextEncoderConfig()
+    ):
         super().__init__()
         self.config = config
         d = config.width
