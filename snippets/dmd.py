@@ -310,16 +310,25 @@ def _renoise(x: torch.Tensor, tau_range: tuple[float, float], generator: torch.G
 # --8<-- [start:terms]
 @torch.no_grad()
 def dm_term(teacher, fake, x_tau, tau, y):
-    """The shield: ``x0_fake - x0_cond``. Zero once the student's samples look like the teacher's."""
-    return x0_prediction(fake, x_tau, tau, y) - x0_prediction(teacher, x_tau, tau, y)
+    """The shield: ``x0_fake - x0_cond``.
+
+    Zero once the student's samples look like the teacher's.
+    """
+    x0_fake = x0_prediction(fake, x_tau, tau, y)
+    x0_cond = x0_prediction(teacher, x_tau, tau, y)
+    return x0_fake - x0_cond
 
 
 @torch.no_grad()
 def ca_term(teacher, x_tau, tau, y, guidance):
-    """The spear: ``-(w - 1)(x0_cond - x0_uncond)``. Descending it moves ``x`` along the guidance."""
+    """The spear: ``-(w - 1)(x0_cond - x0_uncond)``.
+
+    Descending it moves ``x`` along the guidance.
+    """
     null = torch.full_like(y, NULL_LABEL)
-    x0_c, x0_u = x0_prediction(teacher, x_tau, tau, y), x0_prediction(teacher, x_tau, tau, null)
-    return -(guidance - 1) * (x0_c - x0_u)
+    x0_cond = x0_prediction(teacher, x_tau, tau, y)
+    x0_uncond = x0_prediction(teacher, x_tau, tau, null)
+    return -(guidance - 1) * (x0_cond - x0_uncond)
 
 
 # --8<-- [end:terms]
@@ -344,11 +353,20 @@ def spear_strength(teacher, x, y, guidance, tau_range, generator=None) -> float:
 
 # --8<-- [start:coupled]
 def coupled_gradient(
-    teacher, fake, x, y, guidance, tau_range=(0.02, 0.98), generator=None, use_dm=True, use_ca=True
+    teacher,
+    fake,
+    x,
+    y,
+    guidance,
+    tau_range=(0.02, 0.98),
+    generator=None,
+    use_dm=True,
+    use_ca=True,
 ):
     """DMD with a guided teacher: one re-noising ``τ`` shared by both terms.
 
-    With both terms on this is ``x0_fake - x0_cfg``: the gradient DMD implementations compute.
+    With both terms on this is ``x0_fake - x0_cfg``: the gradient DMD
+    implementations compute.
     """
     x_tau, tau = _renoise(x.detach(), tau_range, generator)
     grad = torch.zeros_like(x)
@@ -364,12 +382,22 @@ def coupled_gradient(
 
 # --8<-- [start:decoupled]
 def decoupled_gradient(
-    teacher, fake, x, y, guidance, ca_range=(0.5, 0.98), dm_range=(0.02, 0.98), generator=None
+    teacher,
+    fake,
+    x,
+    y,
+    guidance,
+    ca_range=(0.5, 0.98),
+    dm_range=(0.02, 0.98),
+    generator=None,
 ):
     """Decoupled-DMD: each term re-noises the sample on its own schedule."""
-    x_ca, tau_ca = _renoise(x.detach(), ca_range, generator)  # the spear's noise levels
-    x_dm, tau_dm = _renoise(x.detach(), dm_range, generator)  # the shield's noise levels
-    return ca_term(teacher, x_ca, tau_ca, y, guidance) + dm_term(teacher, fake, x_dm, tau_dm, y)
+    # the spear's noise levels, then the shield's
+    x_ca, tau_ca = _renoise(x.detach(), ca_range, generator)
+    x_dm, tau_dm = _renoise(x.detach(), dm_range, generator)
+    spear = ca_term(teacher, x_ca, tau_ca, y, guidance)
+    shield = dm_term(teacher, fake, x_dm, tau_dm, y)
+    return spear + shield
 
 
 # --8<-- [end:decoupled]

@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 
 from snippets.params import count_parameters
+from snippets.sdxl import build_text_encoder, build_tokenizer
 
 __all__ = [
     "CLIP_L",
@@ -39,18 +40,19 @@ __all__ = [
     "FLUX1_DEV",
     "SD3_SCHEDULER",
     "SD3_VAE",
-    "build_text_encoder",
+    "build_encoder",
     "encoder_rows",
     "build_transformer",
     "transformer_rows",
     "joint_sequence",
     "adaln_zero_parameters",
     "attention_scores",
-    "clip_tokenizer",
     "t5_tokenizer",
     "build_tiny_sd3_pipeline",
+    "SD3_STEPS",
     "TraceStep",
     "trace_sd3",
+    "sd3_medium_steps",
 ]
 
 # --------------------------------------------------------------------------- real configurations
@@ -175,22 +177,23 @@ _ENCODERS = {
 }
 
 
-def build_text_encoder(name: str, device: torch.device | str = "meta") -> nn.Module:
+def build_encoder(name: str, device: torch.device | str = "meta") -> nn.Module:
     """One of SD3's text encoders at real size (``"CLIP ViT-L/14"``, ``"OpenCLIP ViT-bigG/14"``,
-    ``"T5-v1.1-XXL encoder"``).
+    ``"T5-v1.1-XXL encoder"``), as SD3 loads it: the CLIPs with their projection (built by
+    lesson 1's [`build_text_encoder`][snippets.sdxl.build_text_encoder]), T5's encoder half.
 
     Examples:
-        >>> clip = build_text_encoder("CLIP ViT-L/14")
-        >>> type(clip).__name__, clip.device.type
+        >>> clip_l = build_encoder("CLIP ViT-L/14")
+        >>> type(clip_l).__name__, clip_l.device.type
         ('CLIPTextModelWithProjection', 'meta')
     """
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
+    from transformers import T5Config, T5EncoderModel
 
     config, _ = _ENCODERS[name]
+    if not name.startswith("T5"):
+        return build_text_encoder(config, with_projection=True, device=device)
     with torch.device(device):
-        if name.startswith("T5"):
-            return T5EncoderModel(T5Config(**config))
-        return CLIPTextModelWithProjection(CLIPTextConfig(**config))
+        return T5EncoderModel(T5Config(**config))
 
 
 def encoder_rows() -> list[dict]:
@@ -209,7 +212,7 @@ def encoder_rows() -> list[dict]:
     """
     rows = []
     for name, (config, data) in _ENCODERS.items():
-        model = build_text_encoder(name)
+        model = build_encoder(name)
         if name.startswith("T5"):
             ids = torch.zeros(1, T5_TOKENS, dtype=torch.long, device="meta")
             tokens, pooled = model(ids)[0], None
@@ -383,35 +386,7 @@ PROMPT_WORDS = [
     "two",
     "three",
 ]
-"""The tiny tokenizers' whole vocabulary."""
-
-
-def clip_tokenizer(words=PROMPT_WORDS, max_length: int = CLIP_TOKENS):
-    """A real ``CLIPTokenizer`` whose BPE vocabulary and merges spell exactly ``words``.
-
-    CLIP's BPE marks the end of a word with ``</w>``; the merges rebuild each word letter by letter.
-
-    Examples:
-        >>> tok = clip_tokenizer()
-        >>> ids = tok("a red cube", padding="max_length", max_length=77).input_ids
-        >>> len(ids), tok.convert_ids_to_tokens(ids[:5])
-        (77, ['<|startoftext|>', 'a</w>', 'red</w>', 'cube</w>', '<|endoftext|>'])
-    """
-    from transformers import CLIPTokenizer
-
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    merges: list[tuple[str, str]] = []
-    for word in words:
-        pieces = [*word[:-1], word[-1] + "</w>"]
-        for piece in pieces:
-            vocab.setdefault(piece, len(vocab))
-        joined = pieces[0]
-        for piece in pieces[1:]:
-            if (joined, piece) not in merges:
-                merges.append((joined, piece))
-            joined += piece
-            vocab.setdefault(joined, len(vocab))
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length)
+"""The words the tiny tokenizers know (CLIP's spells any other word letter by letter)."""
 
 
 def t5_tokenizer(words=PROMPT_WORDS):
@@ -453,19 +428,21 @@ def build_tiny_sd3_pipeline(seed: int = 0):
         SD3Transformer2DModel,
         StableDiffusion3Pipeline,
     )
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
+    from transformers import T5Config, T5EncoderModel
 
-    clip_tok, t5_tok = clip_tokenizer(), t5_tokenizer()
+    clip_tok, t5_tok = build_tokenizer(PROMPT_WORDS), t5_tokenizer()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
 
-        def clip(width: int) -> CLIPTextModelWithProjection:
-            config = CLIPTextConfig(
+        def clip_encoder(width: int) -> nn.Module:
+            config = dict(
                 vocab_size=len(clip_tok), hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2,
                 num_attention_heads=2, max_position_embeddings=CLIP_TOKENS, projection_dim=width,
-                bos_token_id=0, eos_token_id=1, pad_token_id=1,
+                bos_token_id=clip_tok.bos_token_id, eos_token_id=clip_tok.eos_token_id,
+                pad_token_id=clip_tok.pad_token_id,
             )  # fmt: skip
-            return CLIPTextModelWithProjection(config).eval()
+            encoder = build_text_encoder(config, with_projection=True, device="cpu")
+            return encoder.eval()
 
         t5 = T5EncoderModel(
             T5Config(
@@ -499,13 +476,39 @@ def build_tiny_sd3_pipeline(seed: int = 0):
             transformer=transformer,
             scheduler=FlowMatchEulerDiscreteScheduler(**SD3_SCHEDULER),
             vae=vae,
-            text_encoder=clip(TINY["clip_l"]),
+            text_encoder=clip_encoder(TINY["clip_l"]),
             tokenizer=clip_tok,
-            text_encoder_2=clip(TINY["clip_g"]),
-            tokenizer_2=clip_tokenizer(),
+            text_encoder_2=clip_encoder(TINY["clip_g"]),
+            tokenizer_2=build_tokenizer(PROMPT_WORDS),
             text_encoder_3=t5,
             tokenizer_3=t5_tok,
         )
+
+
+SD3_STEPS: tuple[tuple[str, str, str], ...] = (
+    # (what it does, a template for the run's numbers; the lesson it comes from; the stage)
+    ("tokenize for CLIP ({clip} ids)", "tokenization (series 4)", "encode the prompt"),
+    ("CLIP-L, penultimate layer", "CLIP (6.3.3)", "encode the prompt"),
+    ("OpenCLIP bigG, penultimate", "SDXL (lesson 1)", "encode the prompt"),
+    ("T5 encoder ({t5} ids)", "T5 (this lesson)", "encode the prompt"),
+    ("join: CLIP|zeros, then T5", "this lesson", "encode the prompt"),
+    ("noise in the VAE latent space", "latent diffusion (6)", "start from noise"),
+    ("shifted sigmas (shift {shift:g})", "flow matching (7.2)", "start from noise"),
+    ("patchify + 2D positions", "DiT (lesson 2)", "every sampling step"),
+    ("c = time embed + pooled CLIP", "adaLN-Zero (lesson 2)", "every sampling step"),
+    ("context_embedder: text to D", "MMDiT (this lesson)", "every sampling step"),
+    ("{blocks} joint blocks, image stream", "joint attention", "every sampling step"),
+    ("guidance + one Euler step", "CFG (6.3.4), Euler (7.2)", "every sampling step"),
+    ("VAE decode", "latent diffusion (6)", "decode"),
+)
+"""The thirteen steps of SD3's pipeline as the lesson teaches them: what each does (a template
+for the run's numbers), the lesson it comes from, and its stage. [`trace_sd3`][snippets.sd3.trace_sd3]
+runs them on the tiny pipeline, [`sd3_medium_steps`][snippets.sd3.sd3_medium_steps] gives their
+shapes at SD3-medium's real size.
+
+    >>> len(SD3_STEPS), SD3_STEPS[7][0]
+    (13, 'patchify + 2D positions')
+"""
 
 
 @dataclass
@@ -555,26 +558,35 @@ def trace_sd3(
     )
 
     steps: list[TraceStep] = []
+    numbers = dict(
+        clip=pipe.tokenizer_max_length,
+        t5=max_sequence_length,
+        shift=pipe.scheduler.config.shift,
+        blocks=len(pipe.transformer.transformer_blocks),
+    )
 
-    def record(what: str, tensor: torch.Tensor, source: str) -> None:
-        steps.append(TraceStep(len(steps) + 1, what, tuple(tensor.shape[1:]), source))
+    def record(tensor: torch.Tensor) -> None:
+        what, source, _ = SD3_STEPS[len(steps)]
+        steps.append(
+            TraceStep(len(steps) + 1, what.format(**numbers), tuple(tensor.shape[1:]), source)
+        )
 
     # 1-5: three encoders, two paths
     ids = pipe.tokenizer(
         prompt, padding="max_length", max_length=pipe.tokenizer_max_length, return_tensors="pt"
     ).input_ids
-    record("tokenize for CLIP (77 ids)", ids, "tokenization (series 4)")
+    record(ids)
     clip_l, pooled_l = pipe._get_clip_prompt_embeds(prompt, clip_model_index=0)
-    record("CLIP-L, penultimate layer", clip_l, "CLIP (6.3.3)")
+    record(clip_l)
     clip_g, pooled_g = pipe._get_clip_prompt_embeds(prompt, clip_model_index=1)
-    record("OpenCLIP bigG, penultimate", clip_g, "SDXL (lesson 1)")
+    record(clip_g)
     t5 = pipe._get_t5_prompt_embeds(prompt, max_sequence_length=max_sequence_length)
-    record(f"T5 encoder ({max_sequence_length} ids)", t5, "T5 (this lesson)")
+    record(t5)
     clip = torch.cat([clip_l, clip_g], dim=-1)  # SDXL's join, along the features
     clip = nn.functional.pad(clip, (0, t5.shape[-1] - clip.shape[-1]))  # zeros up to T5's width
     text = torch.cat([clip, t5], dim=-2)  # then CLIP and T5 one after the other
     pooled = torch.cat([pooled_l, pooled_g], dim=-1)
-    record("join: CLIP|zeros, then T5", text, "this lesson")
+    record(text)
 
     # 6-7: noise and timesteps; classifier-free guidance doubles the batch
     negative = pipe.encode_prompt(
@@ -585,13 +597,9 @@ def trace_sd3(
     latents = pipe.prepare_latents(
         1, pipe.transformer.config.in_channels, height, width, text.dtype, "cpu", generator
     )
-    record("noise in the VAE latent space", latents, "latent diffusion (6)")
+    record(latents)
     timesteps, _ = retrieve_timesteps(pipe.scheduler, num_inference_steps, "cpu")
-    record(
-        f"shifted sigmas (shift {pipe.scheduler.config.shift:g})",
-        pipe.scheduler.sigmas[None],
-        "flow matching (7.2)",
-    )
+    record(pipe.scheduler.sigmas[None])
 
     model = pipe.transformer
     for i, t in enumerate(timesteps):
@@ -599,18 +607,14 @@ def trace_sd3(
         timestep = t.expand(x.shape[0])
         if i == 0:  # 8-11: one transformer call, unrolled
             img = model.pos_embed(x)
-            record("patchify + 2D positions", img, "DiT (lesson 2)")
+            record(img)
             c = model.time_text_embed(timestep, pooled_in)
-            record("c = time embed + pooled CLIP", c, "adaLN-Zero (lesson 2)")
+            record(c)
             txt = model.context_embedder(text_in)
-            record("context_embedder: text to D", txt, "MMDiT (this lesson)")
+            record(txt)
             for block in model.transformer_blocks:
                 txt, img = block(hidden_states=img, encoder_hidden_states=txt, temb=c)
-            record(
-                f"{len(model.transformer_blocks)} joint blocks, image stream",
-                img,
-                "joint attention",
-            )
+            record(img)
         velocity = model(
             hidden_states=x,
             timestep=timestep,
@@ -622,10 +626,95 @@ def trace_sd3(
         velocity = uncond + guidance_scale * (cond - uncond)
         latents = pipe.scheduler.step(velocity, t, latents, return_dict=False)[0]
         if i == 0:
-            record("guidance + one Euler step", latents, "CFG (6.3.4), Euler (7.2)")
+            record(latents)
     latents_out = latents
     image = pipe.vae.decode(
         latents_out / pipe.vae.config.scaling_factor + pipe.vae.config.shift_factor
     ).sample
-    record("VAE decode", image, "latent diffusion (6)")
+    record(image)
     return steps, image
+
+
+@torch.no_grad()
+def sd3_medium_steps(
+    height: int = 1024,
+    width: int = 1024,
+    num_inference_steps: int = 28,
+    max_sequence_length: int = T5_TOKENS,
+) -> list[TraceStep]:
+    """The thirteen steps of [`SD3_STEPS`][snippets.sd3.SD3_STEPS] at SD3-medium's real size.
+
+    The encoders' shapes come from their configurations (77 CLIP positions, T5's
+    ``max_sequence_length``), the transformer's from running SD3-medium's own modules on the
+    ``meta`` device, as [`trace_sd3`][snippets.sd3.trace_sd3] runs the tiny pipeline's.
+
+    Examples:
+        >>> for step in sd3_medium_steps():
+        ...     print(step)
+         1. tokenize for CLIP (77 ids)       [77]         tokenization (series 4)
+         2. CLIP-L, penultimate layer        [77, 768]    CLIP (6.3.3)
+         3. OpenCLIP bigG, penultimate       [77, 1280]   SDXL (lesson 1)
+         4. T5 encoder (256 ids)             [256, 4096]  T5 (this lesson)
+         5. join: CLIP|zeros, then T5        [333, 4096]  this lesson
+         6. noise in the VAE latent space    [16, 128, 128] latent diffusion (6)
+         7. shifted sigmas (shift 3)         [29]         flow matching (7.2)
+         8. patchify + 2D positions          [4096, 1536] DiT (lesson 2)
+         9. c = time embed + pooled CLIP     [1536]       adaLN-Zero (lesson 2)
+        10. context_embedder: text to D      [333, 1536]  MMDiT (this lesson)
+        11. 24 joint blocks, image stream    [4096, 1536] joint attention
+        12. guidance + one Euler step        [16, 128, 128] CFG (6.3.4), Euler (7.2)
+        13. VAE decode                       [3, 1024, 1024] latent diffusion (6)
+    """
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
+
+    model = build_transformer("SD3-medium")
+    with torch.device("meta"):
+        vae = AutoencoderKL(**SD3_VAE)
+    scheduler = FlowMatchEulerDiscreteScheduler(**SD3_SCHEDULER)
+    scheduler.set_timesteps(num_inference_steps)
+    numbers = dict(
+        clip=CLIP_TOKENS,
+        t5=max_sequence_length,
+        shift=scheduler.config.shift,
+        blocks=len(model.transformer_blocks),
+    )
+    meta = {"device": "meta"}
+    vae_factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    channels = model.config.in_channels
+    latent = torch.empty(1, channels, height // vae_factor, width // vae_factor, **meta)
+    text = torch.empty(1, CLIP_TOKENS + max_sequence_length, T5_XXL["d_model"], **meta)
+    pooled = torch.empty(1, CLIP_L["projection_dim"] + OPENCLIP_BIGG["projection_dim"], **meta)
+    t = torch.empty(1, **meta)
+    img = model.pos_embed(latent)
+    patches = tuple(img.shape[1:])
+    c = model.time_text_embed(t, pooled)
+    txt = model.context_embedder(text)
+    context = tuple(txt.shape[1:])
+    for block in model.transformer_blocks:
+        txt, img = block(hidden_states=img, encoder_hidden_states=txt, temb=c)
+    velocity = model(
+        hidden_states=latent,
+        encoder_hidden_states=text,
+        pooled_projections=pooled,
+        timestep=t,
+        return_dict=False,
+    )[0]
+    shapes = [
+        (CLIP_TOKENS,),
+        (CLIP_TOKENS, CLIP_L["hidden_size"]),
+        (CLIP_TOKENS, OPENCLIP_BIGG["hidden_size"]),
+        (max_sequence_length, T5_XXL["d_model"]),
+        tuple(text.shape[1:]),
+        tuple(latent.shape[1:]),
+        tuple(scheduler.sigmas.shape),
+        patches,
+        tuple(c.shape[1:]),
+        context,
+        tuple(img.shape[1:]),
+        tuple(velocity.shape[1:]),
+        tuple(vae.decode(latent).sample.shape[1:]),
+    ]
+    return [
+        TraceStep(number, what.format(**numbers), shape, source)
+        for number, ((what, source, _), shape) in enumerate(zip(SD3_STEPS, shapes, strict=True), 1)
+    ]

@@ -9,7 +9,10 @@ Three things live here.
    components built in code: two tiny CLIP text encoders with tokenizers made from an in-memory
    vocabulary, a tiny ``UNet2DConditionModel`` with ``addition_embed_type="text_time"`` and a
    tiny VAE. Every call the page makes (``encode_prompt``, a full generation) is the production
-   code path, only narrower.
+   code path, only narrower. Its CLIP builders,
+   [`build_text_encoder`][snippets.sdxl.build_text_encoder] and
+   [`build_tokenizer`][snippets.sdxl.build_tokenizer], are the course's only ones: lesson 3's
+   SD3 pipeline and lesson 4's encoder table build their CLIPs with them too.
 3. Where attention runs in each U-Net and what it costs is in
    [`snippets.sdxl_attention`][snippets.sdxl_attention].
 
@@ -65,14 +68,20 @@ SDXL_BASE_UNET: dict[str, Any] = dict(
     out_channels=4,
     block_out_channels=(320, 640, 1280),  # three levels, not four
     layers_per_block=2,
-    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    down_block_types=(
+        "DownBlock2D",
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+    ),
     up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-    transformer_layers_per_block=(1, 2, 10),  # transformer blocks per attention, per level
-    attention_head_dim=(5, 10, 20),  # diffusers' name; these are head *counts* (64 wide each)
+    # transformer blocks per attention layer, per level
+    transformer_layers_per_block=(1, 2, 10),
+    # diffusers' name; these are head *counts* (64 wide each)
+    attention_head_dim=(5, 10, 20),
     cross_attention_dim=2048,  # 768 + 1280: the two encoders side by side
     use_linear_projection=True,
     addition_embed_type="text_time",  # pooled text + micro-conditioning
-    addition_time_embed_dim=256,  # sinusoidal width per micro-conditioning number
+    addition_time_embed_dim=256,  # sinusoid width per micro-conditioning number
     projection_class_embeddings_input_dim=2816,  # 6 * 256 + 1280
 )
 # --8<-- [end:sdxl-config]
@@ -164,7 +173,9 @@ def build_text_encoder(
     """A CLIP text tower from a configuration; ``with_projection`` adds ``text_projection``.
 
     SDXL loads ViT-L as a plain ``CLIPTextModel`` and ViT-bigG as a
-    ``CLIPTextModelWithProjection``: only the second one's pooled vector is used.
+    ``CLIPTextModelWithProjection``: only the second one's pooled vector is used. SD3 loads both
+    with their projection (lesson 3, [`snippets.sd3.build_encoder`][snippets.sd3.build_encoder]).
+    Every CLIP text tower of the course, real-size on ``meta`` or tiny on the CPU, is built here.
 
     Examples:
         >>> big = build_text_encoder(OPENCLIP_BIGG, with_projection=True)
@@ -204,7 +215,9 @@ def build_tokenizer(words: tuple[str, ...] = WORDS, max_length: int = 77):
 
     The vocabulary holds CLIP's 256 byte symbols, the same with the end-of-word mark ``</w>``,
     the merges that spell out each word in ``words``, and the two special tokens. The special
-    tokens come last, as in CLIP, so end-of-text has the largest id.
+    tokens come last, as in CLIP, so end-of-text has the largest id. A word outside ``words`` is
+    spelled letter by letter. The tiny SDXL and SD3 pipelines both take their CLIP tokenizers
+    from here, each with its own word list.
 
     Examples:
         >>> tok = build_tokenizer()

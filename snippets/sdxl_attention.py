@@ -24,34 +24,41 @@ __all__ = ["attention_levels"]
 
 # --8<-- [start:attention-levels]
 @torch.no_grad()
-def attention_levels(config: dict[str, Any], image_size: int) -> list[dict[str, int]]:
-    """Run a real-size U-Net once on ``meta`` and record every transformer block's input.
+def attention_levels(
+    config: dict[str, Any],
+    image_size: int,
+) -> list[dict[str, int]]:
+    """Run a U-Net once on ``meta``; record each transformer block's input.
 
-    A U-Net's attention sees one token per feature-map position, so each transformer block's
-    sequence length is ``side * side`` at its level. Grouped by side, from large to small.
+    A U-Net's attention sees one token per feature-map position, so each
+    transformer block's sequence length is ``side * side`` at its level.
+    Grouped by side, from large to small.
 
     Args:
         config: A U-Net configuration (e.g. ``SDXL_BASE_UNET``).
         image_size: Image side in pixels (the latent is ``image_size / 8``).
 
     Returns:
-        One row per feature-map side: ``side``, ``tokens``, ``blocks`` (transformer blocks
-        there), ``width`` (channels), ``scores`` (``blocks * tokens**2``, the self-attention
-        score count per image).
+        One row per feature-map side: ``side``, ``tokens``, ``blocks``
+        (transformer blocks there), ``width`` (channels), ``scores``
+        (``blocks * tokens**2``, the self-attention score count per image).
 
     Examples:
-        >>> [(r["side"], r["tokens"], r["blocks"]) for r in attention_levels(SDXL_BASE_UNET, 1024)]
+        >>> rows = attention_levels(SDXL_BASE_UNET, 1024)
+        >>> [(r["side"], r["tokens"], r["blocks"]) for r in rows]
         [(64, 4096, 10), (32, 1024, 60)]
     """
     from diffusers.models.attention import BasicTransformerBlock
 
     unet = build_unet(config).eval()
-    seen: list[tuple[int, int]] = []  # (tokens, width) per transformer block call
+    seen: list[tuple[int, int]] = []  # (tokens, width) per block call
+
+    def record(_module, args, kwargs):
+        hidden_states = args[0] if args else kwargs["hidden_states"]
+        seen.append(tuple(hidden_states.shape[1:]))
+
     hooks = [
-        m.register_forward_pre_hook(
-            lambda _m, args, kw: seen.append(tuple((args or (kw["hidden_states"],))[0].shape[1:])),
-            with_kwargs=True,
-        )
+        m.register_forward_pre_hook(record, with_kwargs=True)
         for m in unet.modules()
         if isinstance(m, BasicTransformerBlock)
     ]
@@ -60,20 +67,22 @@ def attention_levels(config: dict[str, Any], image_size: int) -> list[dict[str, 
     context = torch.empty(1, 77, config["cross_attention_dim"], device="meta")
     added = None
     if config.get("addition_embed_type") == "text_time":
-        n_ids = (config["projection_class_embeddings_input_dim"] - 1280) // config[
-            "addition_time_embed_dim"
-        ]
+        # input = n_ids * addition_time_embed_dim + 1280 (pooled text)
+        ids_width = config["projection_class_embeddings_input_dim"] - 1280
+        n_ids = ids_width // config["addition_time_embed_dim"]
         added = {
             "text_embeds": torch.empty(1, 1280, device="meta"),
             "time_ids": torch.empty(1, n_ids, device="meta"),
         }
-    unet(sample, torch.tensor([999], device="meta"), context, added_cond_kwargs=added)
+    timestep = torch.tensor([999], device="meta")
+    unet(sample, timestep, context, added_cond_kwargs=added)
     for hook in hooks:
         hook.remove()
     rows: dict[int, dict[str, int]] = {}
     for tokens, width in seen:
         row = rows.setdefault(
-            tokens, dict(side=int(tokens**0.5), tokens=tokens, blocks=0, width=width)
+            tokens,
+            dict(side=int(tokens**0.5), tokens=tokens, blocks=0, width=width),
         )
         row["blocks"] += 1
     for row in rows.values():

@@ -37,12 +37,17 @@ __all__ = [
 
 # --8<-- [start:time-ids]
 def add_time_ids(
-    original_size: tuple[int, int], crop_top_left: tuple[int, int], target_size: tuple[int, int]
+    original_size: tuple[int, int],
+    crop_top_left: tuple[int, int],
+    target_size: tuple[int, int],
 ) -> torch.Tensor:
-    """SDXL base's six micro-conditioning numbers, in the pipeline's order (its ``_get_add_time_ids``).
+    """SDXL base's six micro-conditioning numbers, in the pipeline's order.
+
+    The order is that of the pipeline's ``_get_add_time_ids``.
 
     Args:
-        original_size: ``(height, width)`` of the training image before any resize or crop.
+        original_size: ``(height, width)`` of the training image before any
+            resize or crop.
         crop_top_left: ``(top, left)`` of the crop taken from the resized image.
         target_size: ``(height, width)`` the model is asked to produce.
 
@@ -53,21 +58,30 @@ def add_time_ids(
         >>> add_time_ids((1024, 1024), (0, 0), (1024, 1024))
         tensor([[1024., 1024.,    0.,    0., 1024., 1024.]])
     """
-    return torch.tensor([[*original_size, *crop_top_left, *target_size]], dtype=torch.float32)
+    return torch.tensor(
+        [[*original_size, *crop_top_left, *target_size]],
+        dtype=torch.float32,
+    )
 
 
 def refiner_time_ids(
-    original_size: tuple[int, int], crop_top_left: tuple[int, int], aesthetic_score: float = 6.0
+    original_size: tuple[int, int],
+    crop_top_left: tuple[int, int],
+    aesthetic_score: float = 6.0,
 ) -> torch.Tensor:
-    """The refiner's five numbers: the target size is replaced by an aesthetic score.
+    """The refiner's five numbers: an aesthetic score replaces the target size.
 
-    The img2img pipeline's defaults are 6.0 for the prompt and 2.5 for the negative prompt.
+    The img2img pipeline's defaults are 6.0 for the prompt and 2.5 for the
+    negative prompt.
 
     Examples:
         >>> refiner_time_ids((1024, 1024), (0, 0))
         tensor([[1024., 1024.,    0.,    0.,    6.]])
     """
-    return torch.tensor([[*original_size, *crop_top_left, aesthetic_score]], dtype=torch.float32)
+    return torch.tensor(
+        [[*original_size, *crop_top_left, aesthetic_score]],
+        dtype=torch.float32,
+    )
 
 
 # --8<-- [end:time-ids]
@@ -75,7 +89,9 @@ def refiner_time_ids(
 
 # --8<-- [start:micro-conditioning]
 class AddEmbedding(nn.Module):
-    """The projection MLP, named like diffusers' ``TimestepEmbedding``: Linear, SiLU, Linear.
+    """The projection MLP: Linear, SiLU, Linear.
+
+    Its attribute names are those of diffusers' ``TimestepEmbedding``.
 
     Examples:
         >>> AddEmbedding(2816, 1280)(torch.zeros(2, 2816)).shape
@@ -94,7 +110,9 @@ class AddEmbedding(nn.Module):
 
 
 class MicroConditioning(nn.Module):
-    """Pooled text + micro-conditioning numbers -> one vector to add to the timestep embedding.
+    """Pooled text + micro-conditioning numbers -> one vector.
+
+    The vector is added to the timestep embedding.
 
     Args:
         pooled_dim: Width of the pooled text vector (1280 in SDXL).
@@ -103,9 +121,10 @@ class MicroConditioning(nn.Module):
         out_dim: Width of the timestep embedding it is added to (1280 in SDXL).
 
     Examples:
-        >>> cond = MicroConditioning(pooled_dim=1280, n_ids=6, id_dim=256, out_dim=1280)
+        >>> cond = MicroConditioning(pooled_dim=1280, n_ids=6, id_dim=256,
+        ...                          out_dim=1280)
         >>> ids = add_time_ids((1024, 1024), (0, 0), (1024, 1024))
-        >>> cond.embed_ids(ids).shape                   # six numbers, 256 features each
+        >>> cond.embed_ids(ids).shape   # six numbers, 256 features each
         torch.Size([1, 1536])
         >>> cond.add_embedding.linear_1                 # 1536 + 1280 in
         Linear(in_features=2816, out_features=1280, bias=True)
@@ -119,13 +138,28 @@ class MicroConditioning(nn.Module):
         self.add_embedding = AddEmbedding(n_ids * id_dim + pooled_dim, out_dim)
 
     def embed_ids(self, time_ids: torch.Tensor) -> torch.Tensor:
-        """``[B, n] -> [B, n * id_dim]``: each number gets the timestep's sinusoids (cos first)."""
-        b = time_ids.shape[0]
-        return timestep_embedding(time_ids.flatten(), self.id_dim).reshape(b, -1)
+        """``[B, n] -> [B, n * id_dim]``: the timestep's sinusoids per number.
 
-    def forward(self, pooled: torch.Tensor, time_ids: torch.Tensor) -> torch.Tensor:
-        """``pooled [B, P]``, ``time_ids [B, n]`` -> ``[B, out_dim]``. Pooled text comes first."""
-        return self.add_embedding(torch.cat([pooled, self.embed_ids(time_ids)], dim=-1))
+        Cosines first, as in the U-Net's ``add_time_proj``.
+        """
+        b = time_ids.shape[0]
+        return timestep_embedding(
+            time_ids.flatten(),
+            self.id_dim,
+        ).reshape(b, -1)
+
+    def forward(
+        self,
+        pooled: torch.Tensor,
+        time_ids: torch.Tensor,
+    ) -> torch.Tensor:
+        """``pooled [B, P]``, ``time_ids [B, n]`` -> ``[B, out_dim]``.
+
+        The pooled text comes first, as in diffusers' ``get_aug_embed``.
+        """
+        return self.add_embedding(
+            torch.cat([pooled, self.embed_ids(time_ids)], dim=-1),
+        )
 
 
 # --8<-- [end:micro-conditioning]
@@ -133,21 +167,27 @@ class MicroConditioning(nn.Module):
 
 # --8<-- [start:refiner-split]
 def refiner_split(
-    num_inference_steps: int = 40, switch: float = 0.8, scheduler_config: dict | None = None
+    num_inference_steps: int = 40,
+    switch: float = 0.8,
+    scheduler_config: dict | None = None,
 ):
-    """Which timesteps the base and the refiner run for ``denoising_end = denoising_start = switch``.
+    """Which timesteps the base and the refiner run.
 
-    The base keeps the timesteps ``>= round(1000 - switch * 1000)`` (the text-to-image
+    For ``denoising_end = denoising_start = switch``, the base keeps the
+    timesteps ``>= round(1000 - switch * 1000)`` (the text-to-image
     pipeline's cut-off); the refiner's are chosen by diffusers' own
-    ``StableDiffusionXLImg2ImgPipeline.get_timesteps`` (those ``<`` the same cut-off).
+    ``StableDiffusionXLImg2ImgPipeline.get_timesteps`` (those ``<`` the
+    same cut-off).
 
     Args:
         num_inference_steps: Steps of the whole schedule.
         switch: Fraction of the noise schedule handled by the base.
-        scheduler_config: Defaults to SDXL's ``EulerDiscreteScheduler`` configuration.
+        scheduler_config: Defaults to SDXL's ``EulerDiscreteScheduler``
+            configuration.
 
     Returns:
-        ``(base_timesteps, refiner_timesteps, cutoff)`` as two lists of ints and an int.
+        ``(base_timesteps, refiner_timesteps, cutoff)``: two lists of ints
+        and an int.
 
     Examples:
         >>> base, refiner, cutoff = refiner_split(10, 0.8)
@@ -156,7 +196,10 @@ def refiner_split(
     """
     from types import SimpleNamespace
 
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline
+    from diffusers import (
+        EulerDiscreteScheduler,
+        StableDiffusionXLImg2ImgPipeline,
+    )
 
     from snippets.sdxl import SDXL_SCHEDULER
 
@@ -164,7 +207,8 @@ def refiner_split(
     scheduler.set_timesteps(num_inference_steps)
     timesteps = scheduler.timesteps
     n = scheduler.config.num_train_timesteps
-    cutoff = round(n - switch * n)  # the base pipeline's discrete_timestep_cutoff
+    # the base pipeline's discrete_timestep_cutoff
+    cutoff = round(n - switch * n)
     base = [int(t) for t in timesteps if t >= cutoff]
     refiner_steps, _ = StableDiffusionXLImg2ImgPipeline.get_timesteps(
         SimpleNamespace(scheduler=scheduler),

@@ -4,7 +4,7 @@ Everything here is built from configurations written in code, each value taken f
 ``config.json`` (cited next to it), with PyTorch's ``meta`` device: shapes without storage, so a
 6-billion-parameter model costs no memory and the counts are exact. The transformer is diffusers'
 own ``ZImageTransformer2DModel``; the text encoders are transformers' classes (the CLIPs and T5
-from lesson 3's [`build_text_encoder`][snippets.sd3.build_text_encoder]).
+from lesson 3's [`build_encoder`][snippets.sd3.build_encoder]).
 
 The module answers five questions the lesson asks:
 
@@ -294,7 +294,7 @@ def text_encoder_rows() -> list[dict[str, Any]]:
     """The text encoders of SD v1.5, SDXL, SD3 and Z-Image, with counts from the meta device.
 
     The CLIPs and T5 come from lesson 3's builder
-    ([`build_text_encoder`][snippets.sd3.build_text_encoder]); where a pipeline loads CLIP
+    ([`build_encoder`][snippets.sd3.build_encoder]); where a pipeline loads CLIP
     without its projection, only the text tower (``text_model``) is counted.
 
     Examples:
@@ -305,12 +305,12 @@ def text_encoder_rows() -> list[dict[str, Any]]:
         SD3      5.58B  CLIP ViT-L/14 + OpenCLIP ViT-bigG/14 + T5-v1.1-XXL encoder
         Z-Image  4.02B  Qwen3-4B
     """
-    from snippets.sd3 import build_text_encoder
+    from snippets.sd3 import build_encoder
 
     def size(name: str, projection: bool) -> int:
         if name == "Qwen3-4B":
             return count_parameters(build_qwen3_4b())
-        encoder = build_text_encoder(name)
+        encoder = build_encoder(name)
         return count_parameters(encoder if projection else encoder.text_model)
 
     return [

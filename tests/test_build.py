@@ -516,11 +516,39 @@ def test_figure_fragment_renders_as_a_figure_with_provenance(pkg):
     html = markdown.markdown(fragment, extensions=["md_in_html", "attr_list"])
     assert html.startswith("<figure>") and html.endswith("</figure>")
     assert "<br" not in html and "<p>" not in html
+    # The image links to its own file: a tap on a phone opens it full size.
     assert (
-        '<img alt="A line plot of [n] noise values" loading="lazy" src="generated/beta/noise.png"'
+        '<a href="generated/beta/noise.png"><img alt="A line plot of [n] noise values" '
+        'loading="lazy" src="generated/beta/noise.png" /></a>'
     ) in html
     caption = html.split("<figcaption>")[1].split("</figcaption>")[0]
     assert caption == "Noise · cpu (cpu profile), seed 7"
+
+
+SQUARE_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><text>A</text></svg>'
+
+
+def test_svg_figures_are_checked_and_written_like_png_figures(tmp_path):
+    ctx = make_context(tmp_path)
+    for alt in ("", "  ", None):
+        with pytest.raises(ValueError, match="alt text"):
+            ctx.save_svg(SQUARE_SVG, "a.svg", alt=alt)
+    with pytest.raises(ValueError, match=r"'a.svg' is not well-formed SVG: .*line 1"):
+        ctx.save_svg("<svg><text>A</svg>", "a.svg", alt="A letter")
+    with pytest.raises(ValueError, match="<svg> root"):
+        ctx.save_svg("<html/>", "a.svg", alt="A letter")
+    with pytest.raises(ValueError, match="plain name ending in .svg"):
+        ctx.save_svg(SQUARE_SVG, "a.png", alt="A letter")
+    assert list(ctx.out.iterdir()) == []
+    path = ctx.save_svg(SQUARE_SVG, "a.svg", alt="The letter [A]", caption="One  letter")
+    assert path.read_text() == SQUARE_SVG
+    ctx.write_fragments("cpu")
+    html = markdown.markdown((ctx.out / "a.md").read_text(), extensions=["md_in_html", "attr_list"])
+    assert (
+        '<a href="generated/demo/a.svg"><img alt="The letter [A]" loading="lazy" '
+        'src="generated/demo/a.svg" /></a>'
+    ) in html
+    assert "<figcaption>One letter · cpu (cpu profile), seed 3</figcaption>" in html
 
 
 # --------------------------------------------------------------------------- registry

@@ -8,48 +8,29 @@ import torch
 
 from snippets.digits.data import (
     CLASS_NAMES,
-    PROMPT_TEMPLATES,
-    build_tokenizer,
     default_evaluator,
     frechet_distance,
     load_digit_split,
-    prompt_for,
-    prompt_ids,
     random_shift,
     to_eval_space,
 )
+from snippets.digits.scenes import SCENE_TEMPLATES, caption, scene_tokenizer
 
 
-def test_tokenizer_round_trips_every_prompt():
-    tok = build_tokenizer()
-    for k in range(len(PROMPT_TEMPLATES)):
-        for label in range(10):
-            prompt = prompt_for(label, k)
-            ids = tok.encode(prompt)
-            assert len(ids) == tok.max_length
-            assert tok.unk_id not in ids
-            assert tok.decode(ids) == prompt
+def test_tokenizer_round_trips_every_caption():
+    tok = scene_tokenizer()
+    captions = [caption(a, b, k) for a in range(10) for b in range(10) for k in range(4)]
+    for text in captions:
+        ids = tok.encode(text)
+        assert len(ids) == tok.max_length
+        assert tok.unk_id not in ids
+        assert tok.decode(ids) == text
     assert tok.encode("") == [tok.pad_id] * tok.max_length
-    assert tok.decode(tok.encode("A HANDWRITTEN Seven")) == "a handwritten seven"  # lower-cased
-    assert tok.encode("a handwritten giraffe")[2] == tok.unk_id
+    assert tok.decode(tok.encode("THREE Left of Seven")) == "three left of seven"  # lower-cased
+    assert tok.encode("three left of giraffe")[3] == tok.unk_id
     assert len(tok.encode("one two three four five six seven")) == tok.max_length  # truncated
-    words = {
-        w
-        for k in range(len(PROMPT_TEMPLATES))
-        for n in CLASS_NAMES
-        for w in PROMPT_TEMPLATES[k].format(n).split()
-    }
-    assert set(tok.vocab) == words | {"<pad>", "<unk>"}
-
-
-def test_prompt_ids_pick_template_and_class():
-    tok = build_tokenizer()
-    ids = prompt_ids(torch.tensor([3, 3, 9]), tok, templates=torch.tensor([0, 1, 2]))
-    assert [tok.decode(r) for r in ids] == [
-        "a handwritten three",
-        "the digit three",
-        "nine written by hand",
-    ]
+    words = {w for t in SCENE_TEMPLATES for w in t.format(left="", right="").split()}
+    assert set(tok.vocab) == words | set(CLASS_NAMES) | {"<pad>", "<unk>"}
 
 
 def test_split_is_fixed_disjoint_and_scaled():

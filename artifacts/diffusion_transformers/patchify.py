@@ -156,8 +156,9 @@ def dit_positions_figure(ctx, grid: int = 16, width: int = 1152, anchors=((3, 3)
     anchors = [tuple(a) for a in anchors]
     maps = similarity_maps(width, grid, anchors)
     low = min(m.min().item() for m in maps)
+    # One map above the other: the figure stays readable on a phone-wide column.
     fig, axes = new_figure(
-        1, len(anchors), figsize=(3.1 * len(anchors) + 1.0, 3.4), layout="constrained"
+        len(anchors), 1, figsize=(3.5, 2.8 * len(anchors) + 0.8), layout="constrained"
     )
     for ax, (row, column), sims in zip(axes, anchors, maps):
         image = ax.imshow(sims.numpy(), cmap="viridis", vmin=low, vmax=1.0)
@@ -169,12 +170,11 @@ def dit_positions_figure(ctx, grid: int = 16, width: int = 1152, anchors=((3, 3)
         )
         ax.set_title(f"similarity to patch ({row}, {column})")
         ax.set_xlabel("column")
-        if ax is axes[0]:
-            ax.set_ylabel("row")
+        ax.set_ylabel("row")
         ax.set_xticks(range(0, grid, 5))
         ax.set_yticks(range(0, grid, 5))
         ax.grid(False)
-    fig.colorbar(image, ax=list(axes), shrink=0.85, label="cosine similarity")
+    fig.colorbar(image, ax=list(axes), location="bottom", shrink=0.9, label="cosine similarity")
 
     def neighbour(row, column, sims):
         right = column + 1 if column + 1 < grid else column - 1

@@ -57,43 +57,68 @@ def _block_list(blocks: list[int]) -> str:
 
 
 def share_verdict(
-    per_block: list[dict], what: str, target: str = "its own half", between: str = "the halves"
+    per_block: list[dict],
+    what: str,
+    target: str = "its own half",
+    other: str = "the other half",
+    between: str = "the halves",
 ) -> str:
-    """One sentence on a word-region share across blocks, chosen from the numbers.
+    """One sentence on a word-region share across blocks, each clause chosen from the numbers.
 
-    ``per_block`` holds each block's ``{"mean", "min", "max"}`` over seeds. Blocks whose mean is
-    more than ``NEAR`` above 50% and whose every seed is above 50% "pick out" their half; a block
-    within ``NEAR`` of 50% shows no preference.
+    ``per_block`` holds each block's ``{"mean", "min", "max"}`` over seeds. A block whose mean is
+    more than ``NEAR`` above 50% and whose every seed is above 50% falls "mostly on" its target;
+    within ``NEAR`` of 50% it shows no preference; more than ``NEAR`` below 50% it leans to the
+    other side; above but not in every seed, it says so.
 
     Examples:
         >>> s = lambda m, lo: {"mean": m, "min": lo, "max": m + 0.01}
-        >>> share_verdict([s(0.5, 0.49), s(0.75, 0.7)], "a digit word's attention to the image")
-        "In block 2, a digit word's attention to the image falls mostly on its own half in every seed (75.0%); in block 1 it is near 50%, no preference."
-        >>> share_verdict([s(0.51, 0.49), s(0.47, 0.46)], "a digit word's attention to the image")
-        "In every block a digit word's attention to the image stays within 5 points of 50%: no preference between the halves."
+        >>> share_verdict([s(0.5, 0.49), s(0.75, 0.7), s(0.375, 0.36)], "a digit word's attention")
+        "In block 2, a digit word's attention falls mostly on its own half in every seed (75.0%); in block 1 it is within 5 points of 50%, no preference; in block 3 it leans to the other half (37.5%)."
+        >>> share_verdict([s(0.51, 0.49), s(0.47, 0.46)], "a digit word's attention")
+        "In every block a digit word's attention stays within 5 points of 50%: no preference between the halves."
+        >>> share_verdict([s(0.625, 0.45), s(0.5, 0.5)], "a digit word's attention")
+        "In no block does a digit word's attention fall mostly on its own half in every seed; in block 1 it is above 50% on average (62.5%) but not in every seed; in block 2 it is within 5 points of 50%, no preference."
     """
-    clear = [b + 1 for b, s in enumerate(per_block) if s["mean"] > 0.5 + NEAR and s["min"] > 0.5]
-    near = [b + 1 for b, s in enumerate(per_block) if abs(s["mean"] - 0.5) <= NEAR]
-    if len(near) == len(per_block):
+    groups: dict[str, list[int]] = {"clear": [], "near": [], "other": [], "some": []}
+    for b, sh in enumerate(per_block, start=1):
+        if abs(sh["mean"] - 0.5) <= NEAR:
+            groups["near"].append(b)
+        elif sh["mean"] < 0.5:
+            groups["other"].append(b)
+        elif sh["min"] > 0.5:
+            groups["clear"].append(b)
+        else:
+            groups["some"].append(b)
+    if len(groups["near"]) == len(per_block):
         return (
             f"In every block {what} stays within {100 * NEAR:.0f} points of 50%: no preference "
             f"between {between}."
         )
-    parts = []
-    if clear:
-        values = ", ".join(pct(per_block[b - 1]["mean"]) for b in clear)
-        parts.append(
-            f"In {_block_list(clear)}, {what} falls mostly on {target} in every seed ({values})"
-        )
+
+    def values(blocks: list[int]) -> str:
+        return ", ".join(pct(per_block[b - 1]["mean"]) for b in blocks)
+
+    if groups["clear"]:
+        parts = [
+            f"In {_block_list(groups['clear'])}, {what} falls mostly on {target} in every seed "
+            f"({values(groups['clear'])})"
+        ]
     else:
-        best = max(range(len(per_block)), key=lambda b: per_block[b]["mean"])
+        parts = [f"In no block does {what} fall mostly on {target} in every seed"]
+    if groups["some"]:
         parts.append(
-            f"{what[0].upper() + what[1:]} is highest in block {best + 1} "
-            f"({pct(per_block[best]['mean'])}), but not above 50% in every seed or not by more "
-            f"than {100 * NEAR:.0f} points"
+            f"in {_block_list(groups['some'])} it is above 50% on average "
+            f"({values(groups['some'])}) but not in every seed"
         )
-    if near:
-        parts.append(f"in {_block_list(near)} it is near 50%, no preference")
+    if groups["near"]:
+        parts.append(
+            f"in {_block_list(groups['near'])} it is within {100 * NEAR:.0f} points of 50%, no "
+            "preference"
+        )
+    if groups["other"]:
+        parts.append(
+            f"in {_block_list(groups['other'])} it leans to {other} ({values(groups['other'])})"
+        )
     return "; ".join(parts) + "."
 
 
@@ -105,12 +130,17 @@ def attention_findings(result: dict, name: str) -> list[str]:
     back = ", ".join(f"{pct(s['mean'])} in block {b + 1}" for b, s in enumerate(r2w))
     return [
         f"Over {result['scenes']} scenes of held-out captions ({len(result['seeds'])} noise seeds, "
-        f"t = {result['t']:g}), the {name}'s digit words give their own digit's half {by_block} of "
-        f"their attention to the image; the image tokens of a half give the word naming their "
-        f"digit {back} of what they give the two digit words. Blind to place, both would be 50%.",
+        f"t = {result['t']:g}): of the attention the digit words of the {name} give to the image, "
+        f"the share on their own digit's half is {by_block}; of the attention the image tokens of "
+        f"a half give to the two digit words, the share on the word naming their digit is "
+        f"{back}. Blind to place, both would be 50%.",
         share_verdict(w2r, "a digit word's attention to the image"),
         share_verdict(
-            r2w, "a half's attention to the digit words", "the word naming its digit", "the words"
+            r2w,
+            "a half's attention to the digit words",
+            "the word naming its digit",
+            "the other digit's word",
+            "the words",
         ),
     ]
 
@@ -126,26 +156,39 @@ def _halves_order(n_txt: int, regions: torch.Tensor) -> torch.Tensor:
     )
 
 
+WORD_CELL = 3
+"""Drawn width of a word's row and column in the maps, in image-token cells, so the words can be
+labelled; the colour of a cell is its own probability whatever its size."""
+
+
 def _map_figure(maps, words: list[str], n_half: int, title: str):
     import matplotlib.pyplot as plt
 
     n_txt = len(words)
+    widths = np.array([WORD_CELL] * n_txt + [1] * (2 * n_half), dtype=float)
+    edges = np.concatenate([[0.0], np.cumsum(widths)])
+    centres = (edges[:-1] + edges[1:]) / 2
     fig, axes = plt.subplots(
-        1, len(maps), figsize=(2.5 * len(maps) + 1.2, 3.4), layout="constrained"
+        1, len(maps), figsize=(2.6 * len(maps) + 1.4, 3.6), layout="constrained"
     )
     axes = np.atleast_1d(axes)
     vmax = max(m.max().item() for m in maps)
-    ticks = [*range(n_txt), n_txt + (n_half - 1) / 2, n_txt + n_half + (n_half - 1) / 2]
+    ticks = [*centres[:n_txt], edges[n_txt] + n_half / 2, edges[n_txt] + 1.5 * n_half]
     labels = [*words, "left half", "right half"]
     for b, (ax, m) in enumerate(zip(axes, maps)):
-        im = ax.imshow(m.numpy(), cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
-        for edge in (n_txt - 0.5, n_txt + n_half - 0.5):
+        im = ax.pcolormesh(edges, edges, m.numpy(), cmap="magma", vmin=0, vmax=vmax)
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_ylim(edges[-1], edges[0])  # queries top to bottom, as in a matrix
+        ax.set_aspect("equal")
+        for edge in (edges[n_txt], edges[n_txt + n_half]):
             ax.axhline(edge, color="white", lw=1.0)
             ax.axvline(edge, color="white", lw=1.0)
         ax.set_xticks(ticks)
         ax.set_xticklabels(labels, rotation=90, fontsize=8)
         ax.set_yticks(ticks)
         ax.set_yticklabels(labels if b == 0 else [], fontsize=8)
+        ax.tick_params(length=0)
+        ax.grid(False)
         ax.set_title(f"block {b + 1}", fontsize=9)
     axes[0].set_ylabel("query (who reads)", fontsize=8)
     fig.supxlabel("key (who is read)", fontsize=8)
@@ -162,7 +205,7 @@ def _words_figure(scene, word_maps, words: list[str], grid: tuple[int, int], tit
     fig, axes = plt.subplots(
         len(words),
         n_blocks + 1,
-        figsize=(1.7 * (n_blocks + 1), 1.2 * len(words) + 0.6),
+        figsize=(1.7 * (n_blocks + 1) + 0.8, 0.9 * len(words) + 0.7),
         layout="constrained",
     )
     vmax = max(m.max().item() for block in word_maps for m in block)
@@ -293,7 +336,8 @@ def digits_attention(ctx, pair, template, t, steps, seed, seeds, per_pair):
                 f"{MODEL_NAMES[kind]}, each {n_txt + len(regions)} by {n_txt + len(regions)}: rows "
                 f"are queries and columns keys, in the order the {n_txt} caption words "
                 f"({', '.join(words)}), the {n_half} image tokens of the left half, the {n_half} "
-                f"of the right half, with white lines between the three groups. Over "
+                f"of the right half, with white lines between the three groups and each word's row and "
+                f"column drawn wider so that it can be labelled. Over "
                 f"{result['scenes']} held-out scenes, a digit word gives its own half "
                 + ", ".join(f"{pct(s['mean'])} in block {b + 1}" for b, s in enumerate(w2r))
                 + " of its attention to the image."

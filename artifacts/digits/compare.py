@@ -60,7 +60,7 @@ def grid_figure(grids: dict[str, torch.Tensor], size: int):
     import matplotlib.pyplot as plt
 
     _, _, labels = grid_requests()
-    fig, axes = plt.subplots(1, len(grids), figsize=(2.0 * len(grids) + 2.4, 3.2))
+    fig, axes = plt.subplots(1, len(grids), figsize=(2.0 * len(grids) + 2.4, 2.7))
     for ax, (name, grid) in zip(axes, grids.items()):
         show_digits(ax, grid, name)
     row_labels(axes[0], labels, size)
@@ -139,18 +139,24 @@ def comparison_findings(a: dict, b: dict, names: tuple[str, str]) -> list[str]:
             else "within the spread of the seeds: the seeds overlap, so this toy does not "
             "separate the two"
         )
+        gap = f"{100 * c['gap']:.1f}"
+        verdict = (
+            "the two are level, so this toy does not separate them"
+            if gap == "0.0"
+            else f"the {ahead} is ahead by {gap} points, {where}"
+        )
         out.append(
             f"On {words} the {names[0]} places both digits in {pct(sum(va) / len(va))} of the "
-            f"scenes and the {names[1]} in {pct(sum(vb) / len(vb))}: the {ahead} is ahead by "
-            f"{100 * c['gap']:.1f} points, {where}."
+            f"scenes and the {names[1]} in {pct(sum(vb) / len(vb))}: {verdict}."
         )
     fa = per_seed(a["rows"], MAIN_CELL, "held_out", "fd")
     fb = per_seed(b["rows"], MAIN_CELL, "held_out", "fd")
     c = compare_seeds(fa, fb)
     lower = names[1] if c["higher"] == "a" else names[0]
     out.append(
-        f"The digits drawn for held-out captions score an FD of {sum(fa) / len(fa):.2f} and "
-        f"{sum(fb) / len(fb):.2f} (lower is better): the {lower}'s are closer to real digits, "
+        f"For held-out captions the digits score an FD of {sum(fa) / len(fa):.2f} for the "
+        f"{names[0]} and {sum(fb) / len(fb):.2f} for the {names[1]} (lower is better): the "
+        f"{lower} draws digits closer to real ones, "
         + ("beyond" if c["beyond_spread"] else "within")
         + " the spread of the seeds."
     )

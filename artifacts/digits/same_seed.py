@@ -26,7 +26,7 @@ def same_seed_sentence(numbers: dict) -> str:
 
     Examples:
         >>> same_seed_sentence({"between_models": 0.1, "between_noises": 0.4, "models": 4, "steps": 32})
-        'At 32 steps the 4 models turn one noise into images that differ by 0.10 per pixel on average, less than the 0.40 between one model\\'s images of the same caption from two noises.'
+        "At 32 steps the 4 models turn one noise into images that differ by 0.10 per pixel on average, less than the 0.40 between one model's images of the same caption from two noises."
     """
     a, b = numbers["between_models"], numbers["between_noises"]
     relation = "less than" if a < b else "more than" if a > b else "as much as"

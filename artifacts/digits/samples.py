@@ -25,11 +25,14 @@ def spread_phrase(spread: dict, steps: list[int]) -> str:
         >>> spread_phrase({1: 0.05, 4: 0.2, 16: 0.3, "real": 0.35}, [1, 4, 16])
         'rises from 0.05 at 1 step to 0.30 at 16 steps (real: 0.35)'
     """
-    first, last = spread[steps[0]], spread[steps[-1]]
-    verb = "rises" if last > first else "falls" if last < first else "stays"
+    first, last = f"{spread[steps[0]]:.2f}", f"{spread[steps[-1]]:.2f}"
+    real = f"(real: {spread['real']:.2f})"
+    if first == last:
+        return f"stays at {first} from {steps[0]} to {steps[-1]} steps {real}"
+    verb = "rises" if spread[steps[-1]] > spread[steps[0]] else "falls"
     return (
-        f"{verb} from {first:.2f} at {steps[0]} step{'s' if steps[0] > 1 else ''} to {last:.2f} "
-        f"at {steps[-1]} steps (real: {spread['real']:.2f})"
+        f"{verb} from {first} at {steps[0]} step{'s' if steps[0] > 1 else ''} to {last} "
+        f"at {steps[-1]} steps {real}"
     )
 
 
@@ -91,7 +94,9 @@ def digits_samples(ctx, per_class, steps, seed):
             first = "real held-out digits"
         else:
             what = (
-                f"{rows} rows of two-digit scenes, one caption each ({', '.join(map(repr, labels))}), "
+                f"{rows} rows of two-digit scenes, one caption each ("
+                + ", ".join(f'"{label}"' for label in labels)
+                + "), "
                 f"by {cols} columns"
             )
             first = "real digits placed as each caption asks"
@@ -106,7 +111,8 @@ def digits_samples(ctx, per_class, steps, seed):
                 f"averaged) {spread_text}."
             ),
             caption=(
-                f"{KIND_TITLES[kind]} samples beside real {'digits' if kind == 'dit' else 'scenes'}"
+                f"{KIND_TITLES[kind][0].upper()}{KIND_TITLES[kind][1:]} samples beside real "
+                f"{'digits' if kind == 'dit' else 'scenes'}"
                 f"; each column starts from the same noise in every panel. Pixel spread within a "
                 f"row {spread_text}"
             ),

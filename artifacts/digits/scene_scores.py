@@ -80,6 +80,19 @@ def cell_name(steps: int, guidance: float) -> str:
     return f"{s}, no guidance" if guidance == 1 else f"{s}, w = {guidance:g}"
 
 
+def change(before: float, after: float, fmt) -> str:
+    """``"rises from X to Y"``, ``"falls from X to Y"`` or ``"stays at X"``, as the printed numbers say.
+
+    Examples:
+        >>> change(0.5, 0.25, pct), change(3.0, 3.001, lambda v: f"{v:.2f}")
+        ('falls from 50.0% to 25.0%', 'stays at 3.00')
+    """
+    a, b = fmt(before), fmt(after)
+    if a == b:
+        return f"stays at {a}"
+    return f"{'rises' if after > before else 'falls'} from {a} to {b}"
+
+
 def per_seed(rows: list[dict], cell, subset: str, measure: str = "both") -> list[float]:
     """One measure's per-seed values at ``cell`` for the ``"seen"`` or ``"held_out"`` captions.
 
@@ -150,10 +163,10 @@ def model_findings(result: dict, name: str) -> list[str]:
     out = [
         f"At {cell_name(*MAIN_CELL)}, the {name} draws both digits where the caption puts them in "
         f"**{pct(mean['seen'])}** of the scenes for captions seen in training and "
-        f"**{pct(mean['held'])}** for held-out captions ({len(seen)} noise seeds: "
-        f"{pct(min(seen))} to {pct(max(seen))}, and {pct(min(held))} to {pct(max(held))}; real "
-        f"digits placed as asked score {pct(result['real']['held_out'])}, a model that ignored "
-        f"the caption about {pct(chance)})."
+        f"**{pct(mean['held'])}** for held-out captions (from seed to seed, {pct(min(seen))} to "
+        f"{pct(max(seen))} and {pct(min(held))} to {pct(max(held))} over {len(seen)} noise seeds; "
+        f"real digits placed as asked score {pct(result['real']['held_out'])}, a model that "
+        f"ignored the caption about {pct(chance)})."
     ]
     if min(held) >= 5 * chance:
         out.append(
@@ -167,8 +180,8 @@ def model_findings(result: dict, name: str) -> list[str]:
         )
     else:
         out.append(
-            "On held-out captions it is not above chance in every seed: it has not learned to "
-            "compose pairs it never saw."
+            "On held-out captions it is not above chance in every seed: it does not place the "
+            "pairs it never saw better than a model that ignored the caption."
         )
     gap = compare_seeds(seen, held)
     if gap["beyond_spread"] and gap["higher"] == "a":
@@ -187,14 +200,26 @@ def model_findings(result: dict, name: str) -> list[str]:
         f"Its digits score an FD of {fd_seen:.2f} on seen and {fd_held:.2f} on held-out captions "
         f"(real held-out digits: {result['yardstick']:.2f})."
     )
+    one_step = (1, MAIN_CELL[1])
+    first = per_seed(rows, one_step, "held_out")
+    if first and one_step != MAIN_CELL:
+        first_fd = per_seed(rows, one_step, "held_out", "fd")
+        out.append(
+            f"From {one_step[0]} to {MAIN_CELL[0]} Euler steps, placement on held-out captions "
+            f"{change(sum(first) / len(first), mean['held'], pct)} and the FD of those scenes' "
+            f"digits "
+            f"{change(sum(first_fd) / len(first_fd), fd_held, lambda v: f'{v:.2f}')}."
+        )
     guided = per_seed(rows, GUIDED_CELL, "held_out")
     if guided:
         g = compare_seeds(guided, held)
-        direction = "raises" if g["higher"] == "a" else "lowers"
+        guided_fd = per_seed(rows, GUIDED_CELL, "held_out", "fd")
         within = "beyond" if g["beyond_spread"] else "within"
         out.append(
-            f"Guidance w = {GUIDED_CELL[1]:g} at {GUIDED_CELL[0]} steps {direction} held-out "
-            f"placement to {pct(sum(guided) / len(guided))}, {within} the spread of the seeds."
+            f"With guidance w = {GUIDED_CELL[1]:g} at {GUIDED_CELL[0]} steps, placement on "
+            f"held-out captions {change(mean['held'], sum(guided) / len(guided), pct)} ({within} "
+            f"the spread of the seeds) and the FD of their digits "
+            f"{change(fd_held, sum(guided_fd) / len(guided_fd), lambda v: f'{v:.2f}')}."
         )
     return out
 

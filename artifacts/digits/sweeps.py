@@ -301,4 +301,3 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
 def digits_sweep_dit(ctx, steps, guidance, seeds, grid_guidance, other_seeds):
     """Steps x guidance sweep of the DiT: FD/agreement tables, plots, guidance grid."""
     _sweep_artifact(ctx, "dit", steps, guidance, seeds, grid_guidance, other_seeds)
-

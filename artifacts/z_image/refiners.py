@@ -27,7 +27,7 @@ from snippets.digits.training import load_trained
 
 MODELS = {"with refiners": "digits-single-stream", "without refiners": "digits-no-refiners"}
 """Column name and trained artifact of each model."""
-SENTENCE_NAMES = ("model with refiners", "model without")
+SENTENCE_NAMES = ("model with refiners", "model without refiners")
 
 
 def blocks_row(configs: list[dict]) -> list[str]:
@@ -59,10 +59,7 @@ def zimage_refiners(ctx):
         scores = load_scores(ctx.input(artifact.replace("digits-", "digits-scenes-")))
         models[name] = {"model": model, "info": info, "scores": scores}
     size = models["with refiners"]["info"]["config"]["size"]
-    grids = {
-        f"single stream, {name}": sample_grid(m["model"], "single-stream", size)
-        for name, m in models.items()
-    }
+    grids = {name: sample_grid(m["model"], "single-stream", size) for name, m in models.items()}
     classifier = default_evaluator(size).classifier
     counts = {name: grid_counts(grid, classifier) for name, grid in grids.items()}
     with_r, without = (models[n]["scores"] for n in MODELS)

@@ -28,7 +28,7 @@ def progress(iterable=None, total=None, desc=None, **kwargs):
 
 @dataclasses.dataclass
 class Figure:
-    """A figure a producer saved: its PNG, alt text and caption (for the fragment and manifest)."""
+    """A figure a producer saved: its PNG or SVG, alt text and caption (for the fragment and manifest)."""
 
     filename: str
     alt: str
@@ -142,6 +142,43 @@ class Context:
         self.figures.append(Figure(filename, " ".join(alt.split()), caption))
         return path
 
+    def save_svg(self, svg_text: str, filename: str, alt: str, caption: str | None = None) -> Path:
+        """Save an SVG drawing plus the Markdown fragment ``<stem>.md`` that shows it.
+
+        The same fragment as [`save_figure`][sitetools.pipeline.context.Context.save_figure]
+        writes (alt text, caption ending in provenance, a link to the full-size file), for a
+        picture drawn as SVG text: its words stay text, and it stays small.
+
+        Args:
+            svg_text: a standalone SVG document (checked to be well-formed XML with an
+                ``<svg>`` root).
+            filename: ``"<stem>.svg"``.
+            alt: alt text describing what the image shows (required, non-empty).
+            caption: optional caption (one line of inline Markdown: emphasis, code, math).
+
+        Returns:
+            The path of the SVG.
+        """
+        if not isinstance(alt, str) or not alt.strip():
+            raise ValueError(f"{self.name}: save_svg({filename!r}) needs non-empty alt text")
+        import xml.etree.ElementTree as ET
+
+        try:
+            root = ET.fromstring(svg_text)
+        except ET.ParseError as error:
+            raise ValueError(f"{self.name}: {filename!r} is not well-formed SVG: {error}") from None
+        if root.tag != "{http://www.w3.org/2000/svg}svg":
+            raise ValueError(
+                f"{self.name}: {filename!r} must have an <svg> root in the SVG namespace, "
+                f"not {root.tag!r}"
+            )
+        path = self._target(filename, (".svg",))
+        self._target(Path(filename).stem + ".md", (".md",))
+        path.write_text(svg_text, encoding="utf-8")
+        caption = " ".join(caption.split()) if caption else None
+        self.figures.append(Figure(filename, " ".join(alt.split()), caption))
+        return path
+
     def save_table(self, markdown_text: str, filename: str) -> Path:
         """Write a Markdown table (or any Markdown fragment) as ``filename`` (``.md``)."""
         path = self._target(filename, (".md",))
@@ -155,7 +192,10 @@ class Context:
         return path
 
     def write_fragments(self, device_label: str) -> None:
-        """Write each saved figure's ``<stem>.md`` fragment, its caption ending in provenance."""
+        """Write each saved figure's ``<stem>.md`` fragment, its caption ending in provenance.
+
+        The image links to its own file, so that a tap on a phone opens it full size.
+        """
         provenance = f"{device_label} ({self.profile} profile), seed {self.seed}"
         for figure in self.figures:
             stem = Path(figure.filename).stem
@@ -165,7 +205,7 @@ class Context:
             # Unindented: an indented line before <figcaption> renders as a stray <br>.
             text = (
                 '<figure markdown="span">\n'
-                f"![{alt}]({src}){{ loading=lazy }}\n"
+                f"[![{alt}]({src}){{ loading=lazy }}]({src})\n"
                 f'<figcaption markdown="span">{caption}{provenance}</figcaption>\n'
                 "</figure>\n"
             )

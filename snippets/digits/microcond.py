@@ -95,20 +95,26 @@ def degrade(
 
     Args:
         x: ``[N, 1, S, S]`` clean digits in ``[-1, 1]`` (background -1).
-        original: ``[N]`` side each digit is shrunk to before being scaled back to ``S``.
-        crop: ``[N, 2]`` ``(top, left)`` of the ``S x S`` window cut from the padded canvas.
-        max_crop: Padding added at the bottom and right (the largest allowed offset).
+        original: ``[N]`` side each digit is shrunk to before being scaled
+            back to ``S``.
+        crop: ``[N, 2]`` ``(top, left)`` of the ``S x S`` window cut from the
+            padded canvas.
+        max_crop: Padding added at the bottom and right (the largest allowed
+            offset).
 
     Returns:
         ``[N, 1, S, S]``.
 
     Examples:
         >>> x = torch.full((2, 1, 8, 8), -1.0); x[:, :, 0, 0] = 1.0
-        >>> out = degrade(x, torch.tensor([8, 8]), torch.tensor([[0, 0], [0, 1]]), max_crop=3)
-        >>> out[0, 0, 0, 0].item(), out[1, 0, 0, 0].item()   # the second lost its left column
+        >>> crop = torch.tensor([[0, 0], [0, 1]])
+        >>> out = degrade(x, torch.tensor([8, 8]), crop, max_crop=3)
+        >>> # the second digit lost its left column
+        >>> out[0, 0, 0, 0].item(), out[1, 0, 0, 0].item()
         (1.0, -1.0)
-        >>> blurred = degrade(x, torch.tensor([4, 8]), torch.zeros(2, 2, dtype=torch.long), 3)
-        >>> bool(blurred[0].max() < 1.0)                     # 8 -> 4 -> 8 spreads the ink
+        >>> no_crop = torch.zeros(2, 2, dtype=torch.long)
+        >>> blurred = degrade(x, torch.tensor([4, 8]), no_crop, 3)
+        >>> bool(blurred[0].max() < 1.0)       # 8 -> 4 -> 8 spreads the ink
         True
     """
     n, _, s, _ = x.shape
@@ -118,13 +124,29 @@ def degrade(
             continue
         rows = original == side
         small = F.interpolate(
-            x[rows], size=(side, side), mode="bilinear", antialias=True, align_corners=False
+            x[rows],
+            size=(side, side),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
         )
-        out[rows] = F.interpolate(small, size=(s, s), mode="bilinear", align_corners=False)
-    canvas = F.pad(out, (0, max_crop, 0, max_crop), value=-1.0)  # pad right and bottom
-    rows = (crop[:, 0, None] + torch.arange(s, device=x.device))[:, :, None]  # [N, S, 1]
-    cols = (crop[:, 1, None] + torch.arange(s, device=x.device))[:, None, :]  # [N, 1, S]
-    return canvas[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].unsqueeze(1)
+        out[rows] = F.interpolate(
+            small,
+            size=(s, s),
+            mode="bilinear",
+            align_corners=False,
+        )
+    # pad right and bottom
+    canvas = F.pad(out, (0, max_crop, 0, max_crop), value=-1.0)
+    # each window's row indices [N, S, 1] and column indices [N, 1, S]
+    rows = (crop[:, 0, None] + torch.arange(s, device=x.device))[:, :, None]
+    cols = (crop[:, 1, None] + torch.arange(s, device=x.device))[:, None, :]
+    return canvas[
+        torch.arange(n, device=x.device)[:, None, None],
+        0,
+        rows,
+        cols,
+    ].unsqueeze(1)
 
 
 # --8<-- [end:degrade]
