@@ -168,14 +168,19 @@ def _map_figure(maps, words: list[str], n_half: int, title: str):
     widths = np.array([WORD_CELL] * n_txt + [1] * (2 * n_half), dtype=float)
     edges = np.concatenate([[0.0], np.cumsum(widths)])
     centres = (edges[:-1] + edges[1:]) / 2
+    cols = 2 if len(maps) == 4 else len(maps)  # four blocks as 2 x 2: larger on a phone
+    rows = -(-len(maps) // cols)
     fig, axes = plt.subplots(
-        1, len(maps), figsize=(2.6 * len(maps) + 1.4, 3.6), layout="constrained"
+        rows,
+        cols,
+        figsize=(2.9 * cols + 1.4, 3.0 * rows + 0.6),
+        layout="constrained",
+        squeeze=False,
     )
-    axes = np.atleast_1d(axes)
     vmax = max(m.max().item() for m in maps)
     ticks = [*centres[:n_txt], edges[n_txt] + n_half / 2, edges[n_txt] + 1.5 * n_half]
     labels = [*words, "left half", "right half"]
-    for b, (ax, m) in enumerate(zip(axes, maps)):
+    for b, (ax, m) in enumerate(zip(axes.flat, maps)):
         im = ax.pcolormesh(edges, edges, m.numpy(), cmap="magma", vmin=0, vmax=vmax)
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylim(edges[-1], edges[0])  # queries top to bottom, as in a matrix
@@ -184,15 +189,17 @@ def _map_figure(maps, words: list[str], n_half: int, title: str):
             ax.axhline(edge, color="white", lw=1.0)
             ax.axvline(edge, color="white", lw=1.0)
         ax.set_xticks(ticks)
-        ax.set_xticklabels(labels, rotation=90, fontsize=8)
+        ax.set_xticklabels(labels if b >= len(maps) - cols else [], rotation=90, fontsize=8)
         ax.set_yticks(ticks)
-        ax.set_yticklabels(labels if b == 0 else [], fontsize=8)
+        ax.set_yticklabels(labels if b % cols == 0 else [], fontsize=8)
         ax.tick_params(length=0)
         ax.grid(False)
         ax.set_title(f"block {b + 1}", fontsize=9)
-    axes[0].set_ylabel("query (who reads)", fontsize=8)
+    for ax in axes.flat[len(maps) :]:
+        ax.set_visible(False)
+    fig.supylabel("query (who reads)", fontsize=8)
     fig.supxlabel("key (who is read)", fontsize=8)
-    fig.colorbar(im, ax=list(axes), shrink=0.8, label="attention probability")
+    fig.colorbar(im, ax=list(axes.flat), shrink=0.8, label="attention probability")
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -360,7 +367,7 @@ def digits_attention(ctx, pair, template, t, steps, seed, seeds, per_pair):
                 word_maps,
                 digit_words,
                 (size // p, 2 * size // p),
-                f'{KIND_TITLES[kind]}: where "{digit_words[0]}" and "{digit_words[1]}" look',
+                f'{KIND_TITLES[kind]}: where "{digit_words[0]}" and "{digit_words[1]}" look, t = {t_used:g}',
             ),
             f"words-{kind}.png",
             alt=(

@@ -26,14 +26,14 @@ def same_seed_sentence(numbers: dict) -> str:
 
     Examples:
         >>> same_seed_sentence({"between_models": 0.1, "between_noises": 0.4, "models": 4, "steps": 32})
-        "At 32 steps the 4 models turn one noise into images that differ by 0.10 per pixel on average, less than the 0.40 between one model's images of the same caption from two noises."
+        "At 32 steps the 4 models turn one noise into images that differ by 0.10 per pixel on average, less than the 0.40 between one model's images of the same caption from two noises (pixel values run from -1 to 1)."
     """
     a, b = numbers["between_models"], numbers["between_noises"]
     relation = "less than" if a < b else "more than" if a > b else "as much as"
     return (
         f"At {numbers['steps']} steps the {numbers['models']} models turn one noise into images "
         f"that differ by {a:.2f} per pixel on average, {relation} the {b:.2f} between one model's "
-        f"images of the same caption from two noises."
+        f"images of the same caption from two noises (pixel values run from -1 to 1)."
     )
 
 
@@ -122,7 +122,7 @@ def digits_same_seed(ctx, steps, pairs, seed):
             f"{len(models)} rows (MMDiT, naive concatenation, single-stream model, single-stream "
             f"model without refiners) by {len(steps)} columns (Euler steps "
             f"{', '.join(map(str, steps))}) of two-digit scenes, all starting from the same noise "
-            f"image. {sentence} Pixel values run from -1 to 1."
+            f"image. {sentence}"
         ),
         caption=(
             f"One starting noise per caption, shared by all {len(models)} text models and all step "
