@@ -88,7 +88,7 @@ def steps_finding(avg: dict[tuple[int, float], dict]) -> str:
         **Steps buy quality, with diminishing returns.** Without guidance, FD is 60.0 at 1 step,
         20.0 at 2, 8.0 at 4, 4.0 at 8 and 3.0 at 16 steps (mean of 2 noise seeds). The first
         doubling, from 1 to 2 steps, lowers FD by 40.0; the last, from 8 to 16 steps, lowers FD
-        by 1.0. Four fifths of the fall from 1 step to the best count is done by 4 steps.
+        by 1.0. By 4 steps, 91% of the fall from 1 step to the best count is done.
         >>> avg[(16, 1.0)]["fd"] = 5.0
         >>> print(steps_finding(avg).split(". ")[-1])
         FD does not fall at every count: it rises from 4.0 at 8 steps to 5.0 at 16.
@@ -113,10 +113,12 @@ def steps_finding(avg: dict[tuple[int, float], dict]) -> str:
     if spread:
         text = text[:-1] + f", {spread}."
     if fd[steps[0]] > best:
-        by = next(s for s in steps if fd[steps[0]] - fd[s] >= 0.8 * (fd[steps[0]] - best))
+        fall = fd[steps[0]] - best
+        by = next(s for s in steps if fd[steps[0]] - fd[s] >= 0.8 * fall)
+        share = (fd[steps[0]] - fd[by]) / fall
         text += (
-            f" Four fifths of the fall from {steps[0]} step to the best count is done by {by} "
-            "steps."
+            f" By {by} steps, {share:.0%} of the fall from {steps[0]} step to the best count "
+            "is done."
         )
     rises = [(a, b) for a, b in zip(steps, steps[1:]) if fd[b] > fd[a]]
     if rises:
