@@ -20,12 +20,13 @@ from artifacts.digits.models import TRAINED, on_cpu_threads
 from artifacts.digits.scene_scores import pct
 from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
-from snippets.digits.data import CLASS_NAMES
+from snippets.digits.data import CLASS_NAMES, default_evaluator
 from snippets.digits.evaluation import attention_at, quadrant_shares, scene_requests, spread
 from snippets.digits.scenes import (
     HELD_OUT_PAIRS,
     caption,
     caption_ids,
+    placement,
     region_of_tokens,
     scene_tokenizer,
     word_region_shares,
@@ -145,6 +146,21 @@ def attention_findings(result: dict, name: str) -> list[str]:
     ]
 
 
+def _seed_drawn_as_captioned(trained: dict, one, one_template, steps: int, start: int) -> int:
+    """The first noise seed from ``start`` on whose scene every model draws as captioned."""
+    classifier = default_evaluator().classifier
+    for seed in range(start, start + 100):
+        ok = True
+        for kind, (model, info) in trained.items():
+            size = info["config"]["size"]
+            noise = digit_noise(1, size, seed, 2 * size)
+            scene = sample_digits(model, kind, one, steps, noise=noise, templates=one_template)
+            ok = ok and placement(classifier, scene, one)["both"] == 1.0
+        if ok:
+            return seed
+    return start
+
+
 def _halves_order(n_txt: int, regions: torch.Tensor) -> torch.Tensor:
     """Sequence order ``[text; left-half image tokens; right-half image tokens]``."""
     return torch.cat(
@@ -249,7 +265,12 @@ def _words_figure(scene, word_maps, words: list[str], grid: tuple[int, int], tit
 )
 @on_cpu_threads
 def digits_attention(ctx, pair, template, t, steps, seed, seeds, per_pair):
-    """Attention between caption words and image halves in the trained MMDiT and single-stream model."""
+    """Attention between caption words and image halves in the trained MMDiT and single-stream model.
+
+    The figures show one scene per model; its noise seed is the first from ``seed`` on whose scene
+    both models drew as captioned (the classifier reads each digit where the caption put it), so
+    that a word's map can be read against the digit it names. The numbers cover every scene.
+    """
     tok = scene_tokenizer()
     one = torch.tensor([pair])
     one_template = torch.tensor([template])
@@ -258,8 +279,12 @@ def digits_attention(ctx, pair, template, t, steps, seed, seeds, per_pair):
     held = " (a held-out pair)" if tuple(pair) in HELD_OUT_PAIRS else ""
     n_txt = len(words)
     results = {}
+    trained = {
+        k: load_trained(ctx.input(TRAINED[k]), ctx.device) for k in ("mmdit", "single-stream")
+    }
+    seed = _seed_drawn_as_captioned(trained, one, one_template, steps, seed)
     for kind in ("mmdit", "single-stream"):
-        model, info = load_trained(ctx.input(TRAINED[kind]), ctx.device)
+        model, info = trained[kind]
         cfg = info["config"]
         size, p = cfg["size"], cfg["patch_size"]
         regions = region_of_tokens(size, 2 * size, p)
@@ -382,6 +407,7 @@ def digits_attention(ctx, pair, template, t, steps, seed, seeds, per_pair):
             ),
             caption=(
                 f'Each digit word\'s attention over the canvas, caption "{text}"{held}, '
+                f"noise seed {seed} (a scene both models drew as captioned), "
                 f"t = {t_used:g}, mean over heads. Share on the word's own half, block by block: "
                 f'"{digit_words[0]}" '
                 + ", ".join(pct(o[0]) for o in own)
