@@ -71,6 +71,9 @@ def main() -> int:
             walls[label] = run_pipeline(source, out)
             (out.parent / "wall-seconds").write_text(f"{walls[label]:.1f}\n")
         wall_file = out.parent / "wall-seconds"
+        if not (out / "manifest.json").exists():
+            print(f"{label}: no manifest yet in {out}; run --side {side}", flush=True)
+            continue
         walls[label] = float(wall_file.read_text()) if wall_file.exists() else float("nan")
         columns[label] = seconds_by_artifact(out / "manifest.json")
     names = sorted(
