@@ -422,6 +422,57 @@ def _check_fences(
             )
 
 
+_INLINE_CODE = re.compile(r"(`+).+?\1")
+_COMMENT_MARK = re.compile(r"<!--|-->")
+
+
+def _check_comments(
+    lines: list[str], fail: Callable[[int, str], NoReturn], ref: Callable[[int], str]
+) -> None:
+    """Every HTML comment closes with ``-->`` before the next one opens and before the page ends.
+
+    A mistyped closer (``->``, ``-- >``) leaves the comment open up to the next comment's ``-->``,
+    and everything in between vanishes from the page without a warning. Comment syntax inside
+    code (fences, inline code) is text and is left alone.
+    """
+    fence: tuple[str, int, int] | None = None  # (character, length, indent)
+    opened: int | None = None
+    for i, raw in enumerate(lines):
+        line = _clean(raw)
+        if opened is None:
+            if fence is not None:
+                stripped = line.strip()
+                if (
+                    _indent(line) <= fence[2] + 3
+                    and stripped
+                    and set(stripped) == {fence[0]}
+                    and len(stripped) >= fence[1]
+                ):
+                    fence = None
+                continue
+            m = _FENCE_OPEN.match(line)
+            if m and not (m["fence"][0] == "`" and "`" in m["info"]):
+                fence = (m["fence"][0], len(m["fence"]), len(m["indent"]))
+                continue
+            line = _INLINE_CODE.sub("", line)
+        for mark in _COMMENT_MARK.finditer(line):
+            if mark.group() == "-->":
+                opened = None
+            elif opened is not None:
+                fail(
+                    opened,
+                    f"this HTML comment is still open where another opens, on {ref(i)}: "
+                    "everything between them is hidden from the page; end it with '-->'",
+                )
+            else:
+                opened = i
+    if opened is not None:
+        fail(
+            opened,
+            "this HTML comment is never closed: the rest of the page is hidden; end it with '-->'",
+        )
+
+
 def check_code_fences(lines: list[str]) -> None:
     """Raise `MacroError` for a code fence that is never closed (the Sybil collector uses it).
 
@@ -482,6 +533,7 @@ def validate(
         fail(block.line, f"block '{block.name}' is never closed: {before}")
 
     _check_fences(lines, fail, ref)
+    _check_comments(lines, fail, ref)
     stack: list[_Open] = []
     skip: set[int] = set()  # option lines already read
     for i, line, open_fence in _iter_scannable(lines):
@@ -504,6 +556,7 @@ def validate(
                 fail(i, "only 'column' blocks may appear directly inside a 'comparison'")
             continue
 
+        _check_list_placement(lines, i, line, fail, ref)
         closer = _CLOSER.match(line)
         if closer:
             n = len(closer["slashes"])
@@ -567,6 +620,48 @@ def validate(
             fail(i, f"block '{name}' takes no title")
         _check_options(lines, i, name, cls, fail, skip)
         stack.append(_Open(name, n, i))
+
+
+def _check_list_placement(
+    lines: list[str],
+    i: int,
+    line: str,
+    fail: Callable[[int, str], NoReturn],
+    ref: Callable[[int], str],
+) -> None:
+    """A block line inside a list item: indented by four spaces per level, blank lines around it.
+
+    Python-Markdown reads list items in steps of four spaces. A block indented by two ends the
+    list (the items after it start a second list), and a block that touches the item's text, or
+    the next item, without a blank line becomes part of that text or swallows the next item.
+    """
+    depth = _indent(line)
+    kind = "closing '///'" if _CLOSER.match(line) else "block"
+    if depth % 4:
+        fail(
+            i,
+            f"this {kind} is indented by {depth} spaces: indent it by {(depth + 3) // 4 * 4} to "
+            f"keep it inside the list item above (a list item's content is indented by 4 per "
+            "level), or by 0 to end the list before it",
+        )
+    if depth == 0:
+        return  # outside lists a block may touch the text around it
+    if kind == "block" and i > 0:
+        before = _clean(lines[i - 1])
+        if before.strip() and not _BLOCK_LINE.match(before):
+            fail(
+                i,
+                f"a block inside a list item needs a blank line before it; without one it is read "
+                f"as more text of {ref(i - 1)}",
+            )
+    if kind != "block" and i + 1 < len(lines):
+        after = _clean(lines[i + 1])
+        if after.strip() and not _BLOCK_LINE.match(after):
+            fail(
+                i,
+                f"a block inside a list item needs a blank line after its closing '///'; without "
+                f"one, {ref(i + 1)} is read as part of the list item the block is in",
+            )
 
 
 def _check_options(
@@ -649,6 +744,19 @@ def _mkdocs_file(md: Markdown) -> Any:
         ):
             return file
     return None
+
+
+def page_line(file: Any, lines: list[str], index: int) -> int:
+    """The 1-based line of the page's file that ``lines[index]`` came from.
+
+    Preprocessors see the page without its front matter (MkDocs strips it), so an index into
+    their lines is off by its length; the file on disk has the lines a contributor sees.
+    """
+    try:
+        disk = Path(file.abs_src_path).read_text(encoding="utf-8-sig").split("\n")
+    except (AttributeError, OSError, UnicodeDecodeError):
+        return index + 1
+    return _map_back(disk, lines, index)[0] + 1
 
 
 class _Validator(Preprocessor):

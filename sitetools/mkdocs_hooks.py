@@ -6,15 +6,19 @@
   ``SNIPPETS_DEVICE`` is passed on as ``--device``. The pipeline writes nothing when nothing
   is stale, so ``mkdocs serve`` (which watches ``docs/``, ``docs/generated/`` included) does
   not rebuild in a loop.
-* ``on_files`` makes mkdocs-jupyter render ``docs/generated/notebooks/<stem>.ipynb`` (the
+* ``on_files`` stops the build at a Markdown page that is not UTF-8, naming its line and
+  column (MkDocs would end in a traceback with a byte offset), and makes mkdocs-jupyter render ``docs/generated/notebooks/<stem>.ipynb`` (the
   executed copy) for the page ``notebooks/<stem>.ipynb``: same URL, same edit link, outputs
   included. Without an up-to-date executed copy (``SNIPPETS_EXECUTE=0`` on a fresh clone, or a
   notebook edited since) the source notebook is rendered, without outputs, and the log says so.
   The executed copies themselves are not pages.
 * ``on_nav`` drops ``reference/SUMMARY.md`` (the API reference's generated navigation, read by
   mkdocs-literate-nav) from the pages: it is the menu, not a page.
+* ``on_page_markdown`` warns about a raw-HTML ``<img>`` whose file does not exist (MkDocs
+  validates only Markdown images).
 * ``on_post_page`` checks each page's HTML (sitetools/page_checks.py: alt text, duplicate
-  ids, leftover macro or include syntax) and warns with the page and line; it also gives Material's search dialog and progress bar the accessible names they
+  ids, leftover macro or include syntax, and every formula rendered by the site's KaTeX under
+  Node.js) and warns with the page and line; it also gives Material's search dialog and progress bar the accessible names they
   ship without (axe-core: ``aria-dialog-name``, ``aria-progressbar-name``), and strips from
   notebook pages what mkdocs-jupyter inlines into each of them: about 590 KB of JupyterLab CSS
   (``docs/assets/stylesheets/notebook.css`` styles the cells instead), a MathJax configuration
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
 import subprocess
 import sys
@@ -88,10 +93,30 @@ def on_pre_build(config, **kwargs) -> None:
         )
 
 
+def _not_utf8(file) -> str | None:
+    """For a Markdown file that is not UTF-8: where the first bad byte is; else None."""
+    data = Path(file.abs_src_path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        return (
+            f"Doc file '{file.src_uri}', line {line}, column {column}: not UTF-8 (byte "
+            f"0x{data[error.start]:02X}); save the file as UTF-8"
+        )
+    return None
+
+
 def on_files(files, config, **kwargs):
-    """Render each notebook from its executed copy; drop the copies from the page list."""
+    """Stop at a page that is not UTF-8; render notebooks from their executed copies."""
     from sitetools import pipeline as build
 
+    for file in files:
+        if file.src_uri.endswith(".md") and file.abs_src_path:
+            problem = _not_utf8(file)
+            if problem:
+                raise PluginError(problem)
     docs = Path(config.docs_dir)
     root = docs / GENERATED
     for file in list(files):
@@ -113,7 +138,37 @@ def on_files(files, config, **kwargs):
     return files
 
 
+_RAW_IMG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
+def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
+    """Warn about a raw-HTML ``<img>`` whose file does not exist (MkDocs checks only Markdown's)."""
+    from sitetools.page_checks import code_free_lines
+
+    try:
+        source = Path(page.file.abs_src_path).read_text(encoding="utf-8-sig")
+    except (OSError, TypeError):
+        return markdown
+    folder = PurePosixPath(page.file.src_uri).parent
+    for number, line in code_free_lines(source):
+        for match in _RAW_IMG.finditer(line):
+            src = match.group(1) or match.group(2) or ""
+            if not src or re.match(r"^(?:[a-z][a-z0-9+.-]*:|//|/|#)", src, re.I):
+                continue  # a URL, data:, or an absolute path (MkDocs' link checks see those)
+            target = posixpath.normpath(str(folder / src.split("#")[0].split("?")[0]))
+            if files.get_file_from_path(target) is None:
+                log.warning(
+                    "Doc file '%s', line %d: the <img> source '%s' is not found among "
+                    "documentation files; correct the path or add the file",
+                    page.file.src_uri,
+                    number,
+                    src,
+                )
+    return markdown
+
+
 NAV_FILE = "reference/SUMMARY.md"
+KATEX_JS = "assets/katex/katex.min.js"  # the copy the pages load
 
 
 def on_nav(nav, config, files, **kwargs):
@@ -153,9 +208,15 @@ def _strip_jupyter_inlines(html: str) -> str:
 
 def on_post_page(output: str, page, config, **kwargs) -> str:
     """Check the page (sitetools/page_checks.py); name Material's widgets; slim notebook pages."""
-    from sitetools.page_checks import find_problems, source_line
+    from sitetools.page_checks import find_problems, math_problems, source_line
 
     problems = find_problems(output)
+    katex = Path(config.docs_dir) / KATEX_JS
+    if katex.is_file():
+        found = math_problems(output, katex)
+        if found is None:
+            log.info("%s: formulas not checked: Node.js (node) is not installed", page.file.src_uri)
+        problems += found or []
     if problems:
         try:
             source = Path(page.file.abs_src_path).read_text(encoding="utf-8")

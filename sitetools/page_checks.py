@@ -8,12 +8,17 @@ fails on it:
 * an id used twice on one page (two headings with the same explicit ``{#id}``, an anchor
   that repeats a heading's id): links to it reach only the first;
 * macro or include syntax left in the page outside code (``///`` at the start of a line,
-  ``--8<--``): a block or an include that nothing read, now shown to readers as text.
+  ``--8<--``): a block or an include that nothing read, now shown to readers as text;
+* a formula that KaTeX cannot render (`math_problems`, run with the site's own KaTeX under
+  Node.js when ``node`` is installed; the browser tests check the rendered pages as well).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from collections import Counter
 from html import unescape
 from pathlib import Path
@@ -129,3 +134,71 @@ def link_line(page: Path, link: str) -> int | None:
         if index != -1:
             return source.count("\n", 0, index) + 1
     return None
+
+
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+
+
+def code_free_lines(source: str) -> list[tuple[int, str]]:
+    r"""(1-based line number, line) of the Markdown ``source`` outside fenced code, inline code blanked.
+
+    Examples:
+        >>> code_free_lines("a `<img>` b\n```html\n<img src=x>\n```\nc")
+        [(1, 'a  b'), (5, 'c')]
+    """
+    kept, fence = [], None
+    for number, line in enumerate(source.split("\n"), start=1):
+        marker = _FENCE.match(line)
+        if fence is not None:
+            closes = marker and not line.strip().strip(fence[0])
+            if closes and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
+                fence = None
+            continue
+        if marker:
+            fence = marker.group(1)
+            continue
+        kept.append((number, re.sub(r"(`+).+?\1", "", line)))
+    return kept
+
+
+_MATH = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
+_DELIMITED = re.compile(r"^\\([(\[])(.*)\\[)\]]$", re.S)
+KATEX_CHECK = Path(__file__).with_name("katex_check.js")
+
+
+def math_problems(html: str, katex_js: Path) -> list[tuple[str, str]] | None:
+    """(problem, formula) for each formula of the page that KaTeX cannot render; None without node.
+
+    The formulas are the ones pymdownx.arithmatex marked; each is rendered by the site's own
+    ``katex.min.js`` under Node.js, as the browser would render it, so a typo in a command or an
+    unbalanced brace stops the build instead of showing red text to readers.
+    """
+    formulas = []
+    for match in _MATH.finditer(_content(html)):
+        text = unescape(match.group(2)).strip()
+        delimited = _DELIMITED.match(text)
+        tex = delimited.group(2) if delimited else text
+        display = match.group(1) == "div" or (delimited is not None and delimited.group(1) == "[")
+        formulas.append({"tex": tex, "display": display})
+    if not formulas:
+        return []
+    node = shutil.which("node")
+    if node is None:
+        return None
+    result = subprocess.run(
+        [node, str(KATEX_CHECK), str(katex_js)],
+        input=json.dumps(formulas),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    errors = json.loads(result.stdout)
+    return [
+        (
+            f"KaTeX cannot render the formula '{formula['tex'].strip()}': "
+            f"{error.removeprefix('KaTeX parse error: ').split(' at position')[0]}",
+            formula["tex"].strip(),
+        )
+        for formula, error in zip(formulas, errors, strict=True)
+        if error
+    ]

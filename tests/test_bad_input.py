@@ -19,6 +19,9 @@ import yaml
 from mkdocs.utils.yaml import yaml_load
 from site_helpers import ROOT
 
+KATEX = {  # the site's KaTeX, where the pages load it: the build renders each formula with it
+    "assets/katex/katex.min.js": (ROOT / "docs/assets/katex/katex.min.js").read_bytes()
+}
 PNG_BYTES = (ROOT / "docs" / "assets" / "katex" / "fonts" / "KaTeX_Main-Regular.woff2").read_bytes()
 
 
@@ -113,6 +116,119 @@ BUILD_FAILURES = {
         {"page.md": "# P\n\nText.\n\n```python\nx = 1\n"},
         "Error reading page 'page.md':\nERROR   -  page.md, line 5: this code fence is never closed: the "
         'rest of the page is code: "```python"',
+    ),
+    # A mistyped comment closer hides everything up to the next comment's closer.
+    "comment closer mistyped": (
+        {
+            "page.md": "# P\n\n<!-- TODO: check the numbers ->\n\n## Kept\n\nText.\n\n"
+            "<!-- a later comment -->\n\nMore.\n"
+        },
+        "page.md, line 3: this HTML comment is still open where another opens, on line 9: "
+        "everything between them is hidden from the page; end it with '-->'",
+    ),
+    "comment never closed": (
+        {"page.md": "# P\n\nText.\n\n<!-- TODO -- >\n\nThe rest of the lesson.\n"},
+        "page.md, line 5: this HTML comment is never closed: the rest of the page is hidden; "
+        "end it with '-->'",
+    ),
+    "section end marker deleted": (
+        {
+            "page.md": '# P\n\n```python\n--8<-- "code/m.py:setup"\n```\n',
+            "code/m.py": "import os\n# --8<-- [start:setup]\nx = 1\n\n\ndef later():\n    pass\n",
+        },
+        "page.md, line 4: section 'setup' of code/m.py starts on its line 2 and never ends, so "
+        "the page would show the rest of the file: add '# --8<-- [end:setup]' after the "
+        "section's last line",
+    ),
+    "include of a missing section": (
+        {
+            "page.md": '# P\n\n```python\n--8<-- "code/m.py:set-up"\n```\n',
+            "code/m.py": "# --8<-- [start:setup]\nx = 1\n# --8<-- [end:setup]\n",
+        },
+        "page.md, line 4: code/m.py has no section 'set-up' (did you mean 'setup'?)",
+    ),
+    "include of a missing file": (
+        {
+            "page.md": '# P\n\n```python\n--8<-- "code/mm.py:setup"\n```\n',
+            "code/m.py": "# --8<-- [start:setup]\nx = 1\n# --8<-- [end:setup]\n",
+        },
+        "page.md, line 4: no file 'code/mm.py' under docs/ or the project folder (did you "
+        "mean 'code/m.py'?)",
+    ),
+    "missing section in an included fragment": (
+        {
+            "page.md": '---\ntitle: P\n---\n\n# P\n\n--8<-- "includes/part.md"\n',
+            "includes/part.md": 'Intro.\n\n```python\n--8<-- "code/m.py:nope"\n```\n',
+            "code/m.py": "# --8<-- [start:setup]\nx = 1\n# --8<-- [end:setup]\n",
+        },
+        "page.md, line 7: in includes/part.md, line 4: code/m.py has no section 'nope' "
+        "(its sections: setup)",
+    ),
+    "included source not UTF-8": (
+        {
+            "page.md": '# P\n\n```python\n--8<-- "code/m.py"\n```\n',
+            "code/m.py": b"x = 1\n# caf\xe9\n",
+        },
+        "page.md, line 4: m.py, line 2, column 6: not UTF-8 (byte 0xE9); save the file as UTF-8",
+    ),
+    "page not UTF-8": (
+        {"page.md": b"# P\n\nCaf\xe9 au lait.\n"},
+        "Doc file 'page.md', line 3, column 4: not UTF-8 (byte 0xE9); save the file as UTF-8",
+    ),
+    "block indented by two in a list": (
+        {"page.md": "# P\n\n- item one\n\n  /// tip | T\n  body\n  ///\n\n- item two\n"},
+        "page.md, line 5: this block is indented by 2 spaces: indent it by 4 to keep it inside "
+        "the list item above (a list item's content is indented by 4 per level), or by 0 to "
+        "end the list before it",
+    ),
+    "block touching its list item's text": (
+        {"page.md": "# P\n\n- item one\n    /// tip | T\n    body\n    ///\n- item two\n"},
+        "page.md, line 4: a block inside a list item needs a blank line before it; without one "
+        "it is read as more text of line 3",
+    ),
+    "block closed with no blank line in a list": (
+        {"page.md": "# P\n\n- item one\n\n    /// tip | T\n    body\n    ///\n- item two\n"},
+        "page.md, line 7: a block inside a list item needs a blank line after its closing "
+        "'///'; without one, line 8 is read as part of the list item the block is in",
+    ),
+    "raw img whose file does not exist": (
+        {"page.md": '# P\n\nText.\n\n<img src="figure.png" alt="A plot of the loss">\n'},
+        "Doc file 'page.md', line 5: the <img> source 'figure.png' is not found among "
+        "documentation files; correct the path or add the file",
+    ),
+    "missing fragment below front matter": (
+        {
+            "page.md": "---\ntitle: P\nsearch:\n  boost: 2\n---\n\n# P\n\n"
+            '--8<-- "generated/dit-scaling/dit-family.md"\n'
+        },
+        "Doc file 'page.md', line 9: artifact 'dit-scaling' is not built for "
+        "'generated/dit-scaling/dit-family.md'; build it with: "
+        "python -m sitetools.pipeline --only dit-scaling",
+    ),
+    "typo in a built artifact's file name": (
+        {
+            "page.md": '# P\n\n--8<-- "generated/dit-scaling/dit-famly.md"\n',
+            "generated/dit-scaling/dit-family.md": "| a |\n|---|\n| 1 |\n",
+        },
+        "Doc file 'page.md', line 3: docs/generated/dit-scaling/ holds no 'dit-famly.md' (did "
+        "you mean 'generated/dit-scaling/dit-family.md'?): correct the include "
+        "'generated/dit-scaling/dit-famly.md'",
+    ),
+    "typo in an artifact name": (
+        {"page.md": '# P\n\n--8<-- "generated/dit-scalng/dit-family.md"\n'},
+        "Doc file 'page.md', line 3: no artifact is named 'dit-scalng' (did you mean "
+        "'dit-scaling'?): correct the include 'generated/dit-scalng/dit-family.md'",
+    ),
+    "KaTeX command typo": (
+        {"page.md": "# P\n\nThe share is $\\frca{a}{b}$ of the tokens.\n", **KATEX},
+        "Doc file 'page.md', line 3: KaTeX cannot render the formula '\\frca{a}{b}': Undefined "
+        "control sequence: \\frca",
+    ),
+    "KaTeX unbalanced brace": (
+        {"page.md": "# P\n\nText.\n\n$$\n\\frac{QK^\\top}{\\sqrt{d}\n$$\n", **KATEX},
+        "Doc file 'page.md', line 6: KaTeX cannot render the formula "
+        "'\\frac{QK^\\top}{\\sqrt{d}': Unexpected end of input in a macro argument, "
+        "expected '}'",
     ),
 }
 
@@ -210,3 +326,36 @@ def test_fence_that_never_ends_fails_collection_naming_the_line(tmp_path):
         f"ValueError: {tmp_path / 'page.md'}, line 3: this code fence is never closed: the rest "
         'of the page is code: "```python"'
     ), failure
+
+
+# ------------------------------------------------------------------- the pipeline's modules
+
+
+def pipeline_list(modules: str) -> tuple[int, str]:
+    """``python -m sitetools.pipeline --list`` with ``$SNIPPETS_PRODUCER_MODULES`` set."""
+    env = {**os.environ, "SNIPPETS_PRODUCER_MODULES": modules}
+    command = [sys.executable, "-m", "sitetools.pipeline", "--list"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_a_producer_module_that_does_not_exist_stops_the_run_with_the_nearest_name():
+    code, log = pipeline_list("artifacts.sdxl.microcond,artifacts.sdxl.microcnd")
+    assert code != 0, log
+    assert (
+        "sitetools.pipeline: ERROR: producer module 'artifacts.sdxl.microcnd' does not exist "
+        "(named by --modules or $SNIPPETS_PRODUCER_MODULES); did you mean "
+        "'artifacts.sdxl.microcond'?"
+    ) in log, log
+    assert "Traceback" not in log, log
+
+
+def test_a_module_run_alone_names_the_module_that_makes_what_it_needs():
+    code, log = pipeline_list("artifacts.digits.attention")
+    assert code != 0, log
+    assert (
+        "sitetools.pipeline: ERROR: artifact 'digits-attention' needs 'digits-mmdit', which is "
+        "made in artifacts.digits.models, a producer module this run does not import: add "
+        "artifacts.digits.models to --modules (or $SNIPPETS_PRODUCER_MODULES)"
+    ) in log, log
+    assert "Traceback" not in log, log

@@ -14,7 +14,9 @@ Examples:
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import difflib
 import graphlib
 import importlib
 import importlib.util
@@ -212,6 +214,38 @@ def all_producer_modules() -> tuple[str, ...]:
     return tuple(sorted(info.name for info in found))
 
 
+def declared_artifacts() -> dict[str, str]:
+    """Artifact name -> producer module, read from the sources under ``artifacts/`` (imports none).
+
+    For messages about a name that a run does not know: which module defines it, or which
+    declared names are closest to a typo.
+
+    Examples:
+        >>> declared_artifacts()["dit-scaling"]
+        'artifacts.diffusion_transformers.scaling'
+    """
+    spec = find_spec(PRODUCER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    found: dict[str, str] = {}
+    for location in spec.submodule_search_locations:
+        for path in sorted(Path(location).rglob("*.py")):
+            relative = path.relative_to(location).with_suffix("")
+            module = ".".join((PRODUCER_PACKAGE, *relative.parts))
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+            except (OSError, SyntaxError, UnicodeDecodeError):
+                continue  # importing it reports the problem properly
+            for node in ast.walk(tree):
+                called = getattr(node, "func", None)
+                name = getattr(called, "id", getattr(called, "attr", None))
+                if isinstance(node, ast.Call) and name == "producer" and node.args:
+                    first = node.args[0]
+                    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                        found.setdefault(first.value, module)
+    return found
+
+
 def producer_modules() -> tuple[str, ...]:
     """The producer modules a run imports: ``$SNIPPETS_PRODUCER_MODULES``, else all of them."""
     override = os.environ.get(MODULES_ENV)
@@ -225,8 +259,7 @@ def discover(
 ) -> dict[str, Artifact]:
     """Import the producer modules and list every artifact, dependencies first.
 
-    A module that does not exist is skipped with a debug message; one that fails to import
-    raises.
+    A module that does not exist, or fails to import, raises.
 
     Args:
         modules: module names; default [`producer_modules`][sitetools.pipeline.registry.producer_modules].
@@ -243,8 +276,12 @@ def discover(
     imported = []
     for module in modules:
         if find_spec(module) is None:
-            log.debug("producer module %s does not exist; skipped", module)
-            continue
+            close = difflib.get_close_matches(module, all_producer_modules(), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "see --list for the artifacts"
+            raise BuildError(
+                f"producer module '{module}' does not exist (named by --modules or "
+                f"${MODULES_ENV}); {hint}"
+            )
         importlib.import_module(module)
         imported.append(module)
     artifacts: dict[str, Artifact] = {}
@@ -278,7 +315,7 @@ def dependency_order(artifacts: dict[str, Artifact]) -> dict[str, Artifact]:
     for name, artifact in artifacts.items():
         for need in artifact.needs:
             if need not in artifacts:
-                raise BuildError(f"artifact {name!r} needs {need!r}, which is not registered")
+                raise BuildError(f"artifact {name!r} needs {need!r}, {_where_defined(need)}")
     sorter = graphlib.TopologicalSorter({name: a.needs for name, a in artifacts.items()})
     try:
         sorter.prepare()
@@ -292,3 +329,16 @@ def dependency_order(artifacts: dict[str, Artifact]) -> dict[str, Artifact]:
             ordered[name] = artifacts[name]
         sorter.done(*ready)
     return ordered
+
+
+def _where_defined(name: str) -> str:
+    """The end of a "needs X" message: which module to add to the run, or the nearest names."""
+    declared = declared_artifacts()
+    if name in declared:
+        return (
+            f"which is made in {declared[name]}, a producer module this run does not import: "
+            f"add {declared[name]} to --modules (or ${MODULES_ENV})"
+        )
+    close = difflib.get_close_matches(name, list(declared), n=3)
+    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+    return f"which no producer module defines{hint}"
