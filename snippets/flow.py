@@ -330,10 +330,12 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         >>> round(ema.weight.item(), 6)
         0.1
     """
-    for e, p in zip(ema.parameters(), model.parameters()):
-        e.lerp_(p, 1.0 - decay)
-    for e, b in zip(ema.buffers(), model.buffers()):
-        e.copy_(b)
+    # One multi-tensor call per kind, not one kernel per parameter: on a GPU a tiny model's EMA
+    # otherwise costs more kernel launches than its forward pass. Same arithmetic as ``lerp_``.
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
+    buffers = list(ema.buffers())
+    if buffers:
+        torch._foreach_copy_(buffers, list(model.buffers()))
 
 
 def make_ema(model: nn.Module) -> nn.Module:

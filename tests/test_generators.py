@@ -89,6 +89,61 @@ def test_gpu_profile_shapes_on_cpu():
         assert x.shape == _shape(kind, 3, size=16)
 
 
+def _host_reads(monkeypatch) -> list[str]:
+    """Record every read of a tensor's value back into Python (what makes a host wait for a GPU)."""
+    reads = []
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
+        real = getattr(torch.Tensor, name)
+
+        def spy(self, *args, _real=real, _name=name):
+            reads.append(_name)
+            return _real(self, *args)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    return reads
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_training_reads_nothing_back_per_step(kind, monkeypatch):
+    """The loop runs on the CPU here, but the same code on a GPU must not wait for the device
+    at every step: the number of host reads does not grow with the number of steps."""
+    counts = []
+    for steps in (4, 24):
+        reads = _host_reads(monkeypatch)
+        train_generator(GeneratorConfig(kind, steps=steps, **TINY))
+        counts.append(len(reads))
+        monkeypatch.undo()
+    assert counts[0] == counts[1], counts  # setup reads (the caption table) only
+
+
+def test_loss_curve_is_the_mean_of_every_ten_steps():
+    """The curve kept on the device equals Python floats summed step by step, bit for bit."""
+    from snippets.digits.training import LossCurve
+
+    losses = torch.rand(37, generator=torch.Generator().manual_seed(0))
+    curve = LossCurve("cpu")
+    for i, loss in enumerate(losses):
+        curve.add(loss, last=i == len(losses) - 1)
+    expected, running = [], 0.0
+    for i, loss in enumerate(losses.tolist()):
+        running += loss
+        if (i + 1) % 10 == 0 or i == len(losses) - 1:
+            expected.append(running / ((i % 10) + 1))
+            running = 0.0
+    assert curve.values() == expected
+
+
+@pytest.mark.parametrize("kind", ["dit", "mmdit"])
+def test_sampling_in_batches_draws_the_same_samples(kind):
+    """The CPU samples in batches of ``CPU_SAMPLE_BATCH``, a GPU all at once: the same images."""
+    model = build_generator(GeneratorConfig(kind, **TINY))
+    _randomize(model)
+    wanted = _requests(kind).repeat(5, *([1] * (_requests(kind).dim() - 1)))
+    whole = sample_digits(model, kind, wanted, steps=3, batch_size=len(wanted))
+    parts = sample_digits(model, kind, wanted, steps=3, batch_size=3)
+    torch.testing.assert_close(parts, whole, rtol=1e-5, atol=1e-5)
+
+
 def test_save_and_load_round_trip(tmp_path):
     trained = train_generator(GeneratorConfig("mmdit", steps=3, **TINY))
     save_trained(trained, tmp_path)

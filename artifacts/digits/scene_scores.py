@@ -1,7 +1,8 @@
 """Placement and FD of the four text models on seen and held-out captions (``digits-scenes-*``).
 
 One producer per trained text model runs [`scene_scores`][snippets.digits.evaluation.scene_scores]
-over a few ``(steps, guidance)`` cells and three noise seeds, and writes ``scenes.json`` (every
+over a few ``(steps, guidance)`` cells (the two ablations: the one cell their comparisons read)
+and three noise seeds, and writes ``scenes.json`` (every
 seed's numbers), ``scenes-table.md`` and ``headline.md``. The headline's sentences are chosen and
 filled in by [`model_findings`][artifacts.digits.scene_scores.model_findings] from the stored rows:
 the direction of each comparison, and whether it holds in every seed, come from the numbers.
@@ -27,15 +28,19 @@ from snippets.digits.evaluation import (
 from snippets.digits.scenes import placement
 from snippets.digits.training import load_trained
 
+MAIN_CELL, GUIDED_CELL = (16, 1.0), (16, 3.0)
+"""The cell the headlines read (16 steps, no guidance), and the guided cell beside it."""
 SCENE_PARAMS = {
     "cells": [list(cell) for cell in SCENE_CELLS],
     "seeds": list(SCENE_SEEDS),
     "n": SCENES_PER_SET,
 }
+"""The lessons' two text models: every cell, for the tables of their own sections."""
+ABLATION_SCENE_PARAMS = {**SCENE_PARAMS, "cells": [list(MAIN_CELL)]}
+"""The two ablations (naive concatenation, no refiners): the pages compare them with their model
+at ``MAIN_CELL`` only, so only that cell is sampled (16 of the 53 network evaluations)."""
 CHANCE = 1 / len(CLASS_NAMES) ** 2
 """``both`` for a generator that ignores the caption: one ordered pair in a hundred."""
-MAIN_CELL, GUIDED_CELL = (16, 1.0), (16, 3.0)
-"""The cell the headlines read (16 steps, no guidance), and the guided cell beside it."""
 SET_NAMES = {"seen": "seen captions", "held_out": "held-out captions"}
 
 
@@ -257,7 +262,7 @@ def digits_scenes_mmdit(ctx, cells, seeds, n):
     _scenes_artifact(ctx, "digits-mmdit", cells, seeds, n)
 
 
-@producer("digits-scenes-naive-concat", params=SCENE_PARAMS, needs=["digits-naive-concat"])
+@producer("digits-scenes-naive-concat", params=ABLATION_SCENE_PARAMS, needs=["digits-naive-concat"])
 @on_cpu_threads
 def digits_scenes_naive_concat(ctx, cells, seeds, n):
     """Scene placement and FD of naive concatenation (the MMDiT with shared weights)."""
@@ -271,7 +276,7 @@ def digits_scenes_single_stream(ctx, cells, seeds, n):
     _scenes_artifact(ctx, "digits-single-stream", cells, seeds, n)
 
 
-@producer("digits-scenes-no-refiners", params=SCENE_PARAMS, needs=["digits-no-refiners"])
+@producer("digits-scenes-no-refiners", params=ABLATION_SCENE_PARAMS, needs=["digits-no-refiners"])
 @on_cpu_threads
 def digits_scenes_no_refiners(ctx, cells, seeds, n):
     """Scene placement and FD of the single-stream model without refiners."""

@@ -101,7 +101,10 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
                 f"{c['config']['depth']} shared"
             ),
         ),
-        row("training steps", lambda c: f"{c['config']['steps']:,}"),
+        row(
+            "training steps, scenes per step",
+            lambda c: f"{c['config']['steps']:,}, {c['config']['batch_size']}",
+        ),
         row(
             "peak learning rate, condition dropout",
             lambda c: f"{c['config']['lr']:g}, {100 * c['config']['p_uncond']:g}%",

@@ -164,7 +164,7 @@ def scene_scores(
 
     For every ``(steps, guidance)`` cell one call to
     [`sample_digits`][snippets.digits.training.sample_digits] draws ``n`` scenes of seen pairs
-    and ``n`` of held-out pairs for every seed, in one batch. Each seed's noise is shared by all
+    and ``n`` of held-out pairs for every seed, in one call. Each seed's noise is shared by all
     cells, so the cells of one seed are paired. Per seed and set:
 
     - ``both``, ``left``, ``right``: [`placement`][snippets.digits.scenes.placement] (both digits
@@ -192,9 +192,7 @@ def scene_scores(
     noise = torch.cat([digit_noise(per_seed, size, seed, 2 * size) for seed in seeds])
     rows = []
     for steps, w in progress(cells, desc=f"scenes {kind}") if progress else cells:
-        x = sample_digits(
-            model, kind, pairs, steps, w, noise=noise, templates=templates, batch_size=len(pairs)
-        )
+        x = sample_digits(model, kind, pairs, steps, w, noise=noise, templates=templates)
         for seed, (seed_x, seed_pairs) in zip(seeds, zip(x.split(per_seed), pairs.split(per_seed))):
             for name, part, asked in zip(SCENE_SETS, seed_x.split(n), seed_pairs.split(n)):
                 rows.append(

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snippets.digits.data import DigitSplit, load_digit_split
-from snippets.digits.training import count_parameters, ema_decay_at, lr_at
+from snippets.digits.training import LossCurve, count_parameters, ema_decay_at, fast_math, lr_at
 from snippets.dit import DiT
 from snippets.flow import ema_update, euler_sample, flow_matching_loss, make_ema
 from snippets.patchify import unpatchify
@@ -295,7 +295,7 @@ def train_microcond(
     ema = make_ema(model)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0, fused=True)
     g = torch.Generator(device=device).manual_seed(config.seed)
-    losses, running = [], 0.0
+    curve = LossCurve(device)
     steps = range(config.steps)
     if progress is not None:
         steps = progress(steps, total=config.steps, desc="train microcond")
@@ -307,17 +307,14 @@ def train_microcond(
         original, crop = random_conditions(config.batch_size, config, g)
         x0 = degrade(x_train[idx], original, crop, config.max_crop)
         cond = pack_condition(y_train[idx], original, crop, config.size)
-        loss = flow_matching_loss(model, x0, cond, g)
+        with fast_math(device):
+            loss = flow_matching_loss(model, x0, cond, g)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         ema_update(ema, model, ema_decay_at(step, config))
-        running += loss.item()
-        if (step + 1) % 10 == 0 or step + 1 == config.steps:
-            losses.append(running / ((step % 10) + 1))
-            running = 0.0
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        curve.add(loss, last=step + 1 == config.steps)
+    losses = curve.values()
     return TrainedMicroCond(config, ema.eval(), losses, time.perf_counter() - start)
 
 
@@ -343,7 +340,8 @@ def sample_microcond(
         labels.shape[0], 1, size, size, generator=torch.Generator().manual_seed(seed)
     )
     cond = pack_condition(labels, original, crop.to(original.dtype), size).to(device)
-    return euler_sample(model, noise.to(device), cond, steps).float().cpu()
+    with fast_math(device):
+        return euler_sample(model, noise.to(device), cond, steps).float().cpu()
 
 
 # --------------------------------------------------------------------------- effect metrics
