@@ -30,6 +30,17 @@ def page_path(module: str) -> str:
     return module.removeprefix(f"{PACKAGE}.").replace(".", "/") + ".md"
 
 
+def edit_path(module: str) -> str:
+    """Where a module's "edit this page" link points, relative to ``docs/`` (the base of
+    ``edit_uri``): the module's source file, which sits beside ``docs/``, not in it.
+
+    Examples:
+        >>> edit_path("snippets.digits.training")
+        '../snippets/digits/training.py'
+    """
+    return "../" + module.replace(".", "/") + ".py"
+
+
 def write_pages() -> None:
     nav = mkdocs_gen_files.Nav()
     nav["Overview"] = "index.md"
@@ -39,8 +50,7 @@ def write_pages() -> None:
         with mkdocs_gen_files.open(f"reference/{page}", "w") as file:
             # The module's own heading is the page title (level 1), its members level 2.
             file.write(f"::: {module}\n    options:\n      heading_level: 1\n")
-        source = ROOT.joinpath(*module.split(".")).with_suffix(".py")
-        mkdocs_gen_files.set_edit_path(f"reference/{page}", source.relative_to(ROOT).as_posix())
+        mkdocs_gen_files.set_edit_path(f"reference/{page}", edit_path(module))
     with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as file:
         file.writelines(nav.build_literate_nav())
 

@@ -528,3 +528,92 @@ def test_a_katex_error_fails_naming_the_page_and_the_formula(browser, tmp_path):
         for problem in problems
     ), problems
     assert not any("a^2" in problem for problem in problems), problems
+
+
+# ------------------------------------------------------------------ explorable figures
+
+EXPLORER = "[data-explorable='patch-grid']"
+
+
+def _explorer_state(page) -> dict:
+    return page.evaluate(
+        """(selector) => {
+          const element = document.querySelector(selector);
+          return {
+            side: Number(element.dataset.side),
+            patch: Number(element.dataset.patch),
+            readout: element.querySelector('.patch-grid__readout').textContent,
+            lines: (element.querySelector('.patch-grid__lines').getAttribute('d').match(/M/g) || []).length,
+            checked: [...element.querySelectorAll('input:checked')].map((i) => i.value),
+          };
+        }""",
+        EXPLORER,
+    )
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_patch_explorer_shows_what_the_python_computes(visit, viewport):
+    """Every latent and patch size: the grid and the token and score counts are the Python's."""
+    from snippets.params import attention_cost
+    from snippets.patchify import num_patches
+
+    page_visit = visit("diffusion-transformers/", viewport=viewport)
+    page = page_visit.page
+    page.locator(EXPLORER).scroll_into_view_if_needed()  # it loads when it comes into view
+    page.wait_for_selector(f"{EXPLORER}[data-ready]")
+    sides = [
+        int(v)
+        for v in page.eval_on_selector_all(
+            f"{EXPLORER} input[name^='patch-grid-side']", "inputs => inputs.map((i) => i.value)"
+        )
+    ]
+    patches = [
+        int(v)
+        for v in page.eval_on_selector_all(
+            f"{EXPLORER} input[name^='patch-grid-patch']", "inputs => inputs.map((i) => i.value)"
+        )
+    ]
+    assert sides == [32, 64, 128] and patches == [8, 4, 2]
+    for side in sides:
+        page.get_by_label(f"{side} × {side}", exact=True).check()
+        for p in patches:
+            page.get_by_label(f"p = {p}", exact=True).check()
+            state = _explorer_state(page)
+            tokens = num_patches(side, side, p)
+            grid = side // p
+            assert (state["side"], state["patch"]) == (side, p)
+            assert f"{tokens:,} tokens" in state["readout"], state["readout"]
+            assert f"{attention_cost(side, p):,} pairs" in state["readout"], state["readout"]
+            assert f"{grid} × {grid} grid" in state["readout"]
+            assert state["lines"] == 2 * (grid - 1)
+    assert not page_visit.problems, report("diffusion-transformers/", page_visit.problems)
+
+
+def test_patch_explorer_works_from_the_keyboard_and_after_instant_navigation(visit):
+    """Reached by an instant navigation (no reload), the arrow keys move the selection and the
+    live region says the new numbers."""
+    from snippets.patchify import num_patches
+
+    page_visit = visit("")
+    page = page_visit.page
+    page.evaluate("window.__no_reload_marker = true")
+    page.evaluate(
+        """() => [...document.querySelectorAll('a[href]')]
+              .find((a) => a.href.endsWith('/diffusion-transformers/') && a.offsetParent)
+              .click()"""
+    )
+    page.wait_for_selector(EXPLORER, state="attached")
+    page.locator(EXPLORER).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{EXPLORER}[data-ready]")
+    assert page.evaluate("window.__no_reload_marker === true"), "the page reloaded"
+    assert page.get_attribute(f"{EXPLORER} .patch-grid__readout", "aria-live") == "polite"
+    first = page.get_by_label("p = 8", exact=True)
+    first.check()
+    first.focus()
+    page.keyboard.press("ArrowRight")  # native radio group: p = 4 becomes the checked one
+    state = _explorer_state(page)
+    assert state["patch"] == 4 and "4" in state["checked"]
+    assert f"{num_patches(state['side'], state['side'], 4):,} tokens" in state["readout"]
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none", "the focused radio button shows no focus ring"
+    assert not page_visit.problems, report("diffusion-transformers/", page_visit.problems)

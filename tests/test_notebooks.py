@@ -85,6 +85,14 @@ def test_notebook_ran_top_to_bottom_in_the_pipeline(path, built_site):
     ]
     assert not errors
     assert any(cell.get("outputs") for cell in code), f"{path.name} produced no output at all"
+    # What the site shows is the lesson's output, not library chatter (progress bars, warnings)
+    chatter = [
+        f"cell {number}: {''.join(o.get('text', ''))[:120]!r}"
+        for number, cell in enumerate(nb.cells, start=1)
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ]
+    assert not chatter, f"{path.name} shows stderr output:\n" + "\n".join(chatter)
 
 
 def test_notebooks_page_lists_exactly_the_notebooks():

@@ -7,6 +7,7 @@ The strict-build tests build tiny throwaway MkDocs projects whose settings (``st
 
 from __future__ import annotations
 
+import posixpath
 import re
 import subprocess
 import sys
@@ -406,3 +407,14 @@ def test_pages_never_mention_the_course_record():
         if pattern.search(line)
     ]
     assert not offenders, "\n".join(offenders)
+
+
+def test_api_pages_edit_links_open_the_module_source(built_site):
+    """The edit button of an API page opens the module it documents, not a file under docs/."""
+    page = (built_site / "reference" / "digits" / "training" / "index.html").read_text(
+        encoding="utf-8"
+    )
+    links = re.findall(r'href="([^"]+)"[^>]*title="Edit this page"', page)
+    assert links, "no edit link on the API page of snippets.digits.training"
+    resolved = {posixpath.normpath(urlsplit(link).path) for link in links}
+    assert resolved == {"/example/next-gen-diffusion/edit/main/snippets/digits/training.py"}, links

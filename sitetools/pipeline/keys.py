@@ -28,7 +28,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sitetools.pipeline.registry import PROFILES, Artifact, Notebook, find_spec, params_for_profile
+from sitetools.pipeline.registry import (
+    KERNEL_ENV,
+    PROFILES,
+    Artifact,
+    Notebook,
+    find_spec,
+    params_for_profile,
+)
 
 TRACKED_PACKAGES = ("snippets", "artifacts")
 """Top-level packages whose modules count as inputs of an artifact."""
@@ -259,7 +266,7 @@ def cache_key(
             "modules": modules,
             "params": {},
         }
-        key = digest("notebook", artifact.name, cells, modules, profile)
+        key = digest("notebook", artifact.name, cells, modules, profile, KERNEL_ENV)
         return key, inputs
     if artifact.module.split(".")[0] not in index.tracked:
         index = SourceIndex(index.tracked | {artifact.module.split(".")[0]})

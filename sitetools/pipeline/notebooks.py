@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sitetools.pipeline.context import progress
 from sitetools.pipeline.keys import cache_key, sha256
-from sitetools.pipeline.registry import BuildError, Notebook
+from sitetools.pipeline.registry import KERNEL_ENV, BuildError, Notebook
 from sitetools.pipeline.store import TMP_NAME, output_path, read_manifest, write_atomic
 
 NOTEBOOK_CELL_TIMEOUT = 900  # seconds per cell
@@ -93,7 +93,7 @@ def execute_notebook(
         on_cell_executed=executed,
     )
     try:
-        client.execute(env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})})
+        client.execute(env={**os.environ, **KERNEL_ENV, "PYTHONHASHSEED": "0", **(env or {})})
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         cell = where["cell"]
         label = f"cell {cell + 1}" if cell is not None else "kernel start"

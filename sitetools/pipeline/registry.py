@@ -65,6 +65,18 @@ class Producer:
         return f"{self.module}:{self.func.__qualname__}"
 
 
+KERNEL_ENV = {
+    "TQDM_DISABLE": "1",
+    "PYTHONWARNINGS": "ignore:IProgress not found",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "DIFFUSERS_VERBOSITY": "error",
+}
+"""The kernel's environment keeps library chatter out of the outputs the site shows: progress
+bars (tqdm, diffusers' pipelines), tqdm's note that it found no widgets, and transformers' and
+diffusers' warnings about optional backends. A reader running the notebook still sees them. Part of every notebook's
+cache key."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Notebook:
     """A notebook in the notebooks folder, executed as the artifact ``notebook-<stem>``."""

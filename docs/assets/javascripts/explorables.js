@@ -1,0 +1,69 @@
+// Load the site's explorable figures on the pages that hold one, when they come into view.
+//
+// A producer writes an explorable as ordinary HTML that already shows one state of the figure
+// (the static fallback, for readers without JavaScript and for the notebooks):
+//   <div class="explorable" data-explorable="NAME" data-data="generated/ARTIFACT/FILE.json">
+// The JSON holds every state, computed and drawn in Python. This file is the only part every
+// page loads (about a kilobyte). When an explorable comes near the viewport, it fetches the
+// JSON and assets/javascripts/explorables/NAME.js (once per page load), then hands the element
+// and the data to that script; so a page's first load carries only the drawn default.
+//
+// Material's instant navigation swaps the content without re-running scripts, so looking for
+// explorables hangs off its `document$` observable, which emits on the first load and after
+// every instant navigation.
+(function () {
+  "use strict";
+
+  var HERE = document.currentScript.src; // <site>/assets/javascripts/explorables.js
+  var SITE = new URL("../../", HERE);
+  var scripts = {};
+
+  function loadScript(name) {
+    if (!scripts[name]) {
+      scripts[name] = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = new URL("explorables/" + name + ".js", HERE).href;
+        script.onload = function () {
+          resolve(window.explorables[name]);
+        };
+        script.onerror = function () {
+          reject(new Error("could not load the explorable " + name));
+        };
+        document.head.appendChild(script);
+      });
+    }
+    return scripts[name];
+  }
+
+  function setUp(element) {
+    var name = element.getAttribute("data-explorable");
+    var data = fetch(new URL(element.getAttribute("data-data"), SITE)).then(function (response) {
+      if (!response.ok) throw new Error("explorable " + name + ": HTTP " + response.status);
+      return response.json();
+    });
+    Promise.all([loadScript(name), data]).then(function (loaded) {
+      loaded[0](element, loaded[1]);
+      element.setAttribute("data-ready", "");
+    }, console.error);
+  }
+
+  window.explorables = window.explorables || {};
+
+  var observer = new IntersectionObserver(
+    function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting) return;
+        observer.unobserve(entry.target);
+        setUp(entry.target);
+      });
+    },
+    { rootMargin: "200px 0px" }
+  );
+
+  document$.subscribe(function () {
+    document.querySelectorAll("[data-explorable]:not([data-seen])").forEach(function (element) {
+      element.setAttribute("data-seen", "");
+      observer.observe(element);
+    });
+  });
+})();
