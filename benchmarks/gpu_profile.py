@@ -151,13 +151,13 @@ def main() -> int:
         print(f"{'sum of artifacts':<{width}} {sum(seconds.values()):>8.1f} s")
         print(f"{'wall clock':<{width}} {wall:>8.1f} s", flush=True)
 
-    print(f"\n{'model':<14}{'ms/step':>10}{'kernel share':>15}")
+    print(f"\n{'model':<14}{'ms/step':>10}{'kernel share':>18}")
     with cpu_threads(device):
         for model, train in trainers(profile).items():
             ms = ms_per_step(train, device, args.steps, args.warmup)
             share = kernel_share(train, device, min(args.steps, 50))
             cell = "no kernels (CPU)" if share is None else f"{share:.0%}"
-            print(f"{model:<14}{ms:>10.2f}{cell:>15}", flush=True)
+            print(f"{model:<14}{ms:>10.2f}{cell:>18}", flush=True)
     return 0
 
 
