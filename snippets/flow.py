@@ -18,6 +18,7 @@ index in ``0..1000``; the models here embed ``1000 t`` with the same sine-cosine
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterator
 
 import torch
@@ -98,6 +99,38 @@ def logit_normal_timesteps(
         device = generator.device
     u = torch.randn(n, generator=generator, device=device)
     return torch.sigmoid(mean + std * u)
+
+
+def logit_normal_density(t: torch.Tensor, mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
+    """Density of the times [`logit_normal_timesteps`][snippets.flow.logit_normal_timesteps] draws:
+    ``N(logit t; mean, std) / (t (1 - t))``.
+
+    Examples:
+        >>> round(logit_normal_density(torch.tensor([0.5])).item(), 4)  # 1 / (sqrt(2 pi) * 0.25)
+        1.5958
+        >>> t = torch.linspace(0.0005, 0.9995, 1000)
+        >>> round((logit_normal_density(t) * 0.001).sum().item(), 2)    # integrates to 1
+        1.0
+    """
+    logit = torch.log(t / (1 - t))
+    normal = torch.exp(-0.5 * ((logit - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+    return normal / (t * (1 - t))
+
+
+def predicted_clean(x_t: torch.Tensor, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Where a velocity says the path ends: ``x0 = x_t - t v``, since ``x_t = x0 + t (noise - x0)``.
+
+    The model's guess of the finished image at any point of the path; one Euler step from
+    ``t = 1`` lands exactly there.
+
+    Examples:
+        >>> x0, noise = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+        >>> t = torch.tensor([0.8, 0.3])
+        >>> x_t, v = interpolate(x0, noise, t), velocity_target(x0, noise)   # the exact velocity
+        >>> torch.allclose(predicted_clean(x_t, t, v), x0, atol=1e-6)
+        True
+    """
+    return x_t - _expand_like(t, x_t) * v
 
 
 def drop_condition(

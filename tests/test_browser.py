@@ -20,6 +20,7 @@ dark scheme, failing on any serious or critical finding; and the page's weight o
 from __future__ import annotations
 
 import http.server
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -616,4 +617,57 @@ def test_patch_explorer_works_from_the_keyboard_and_after_instant_navigation(vis
     assert f"{num_patches(state['side'], state['side'], 4):,} tokens" in state["readout"]
     outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none", "the focused radio button shows no focus ring"
+    assert not page_visit.problems, report("diffusion-transformers/", page_visit.problems)
+
+
+TRAJECTORY = "[data-explorable='trajectory']"
+
+
+def test_trajectory_explorer_steps_through_the_samplers_the_python_ran(visit):
+    """The slider (by keyboard) and the guidance buttons show the pictures that the teaching code
+    gives for the trained DiT at each time, and the live region names the time."""
+    from artifacts.diffusion_transformers.trajectory import frame_at, png_data_uri, trajectory
+    from snippets.digits.training import load_trained
+    from snippets.flow import sigma_schedule
+
+    data_file = ROOT / "docs" / "generated" / "dit-trajectory" / "trajectory.json"
+    params = json.loads((ROOT / "docs" / "generated" / "manifest.json").read_text())
+    params = params["artifacts"]["dit-trajectory"]["params"]
+    model, info = load_trained(ROOT / "docs" / "generated" / "digits-dit")
+    size = info["config"]["size"]
+    assert data_file.exists()
+
+    page_visit = visit("diffusion-transformers/")
+    page = page_visit.page
+    page.locator(TRAJECTORY).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{TRAJECTORY}[data-ready]")
+    slider = page.locator(f"{TRAJECTORY} input[type=range]")
+    assert slider.get_attribute("aria-valuetext") == "t = 1.00"
+    times = sigma_schedule(max(params["steps"])).tolist()
+    for w in params["guidance"]:
+        page.locator(f"{TRAJECTORY} input[type=radio][value='{w:g}']").check()
+        runs = {
+            n: trajectory(model, params["label"], n, w, params["seed"], size)
+            for n in params["steps"]
+        }
+        slider.focus()
+        page.keyboard.press("Home")
+        for position in range(len(times)):
+            if position:
+                page.keyboard.press("ArrowRight")
+            shown = page.evaluate(
+                """(selector) => {
+                  const e = document.querySelector(selector);
+                  return {position: Number(e.dataset.position),
+                          readout: e.querySelector('.trajectory__readout').textContent,
+                          first: [...e.querySelectorAll('tbody tr')][0]
+                                   .querySelectorAll('img')[2]?.getAttribute('src')};
+                }""",
+                TRAJECTORY,
+            )
+            assert shown["position"] == position
+            assert shown["readout"].startswith(f"t = {times[position]:.2f}")
+            run = runs[max(params["steps"])]
+            state = run[frame_at([s["t"] for s in run], times[position])]
+            assert shown["first"] == png_data_uri(state["x"], symmetric=False), (w, position)
     assert not page_visit.problems, report("diffusion-transformers/", page_visit.problems)

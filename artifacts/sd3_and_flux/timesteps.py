@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from artifacts.plotting import PALETTE, new_figure
 from sitetools.pipeline import producer
-from snippets.flow import logit_normal_timesteps, sigma_schedule
+from snippets.flow import logit_normal_density, logit_normal_timesteps, sigma_schedule
 
 FIGSIZE = (5.5, 3.4)
 """Inches. At 5.5 inches wide a 10 pt label is still about 9 CSS px when a phone shows the figure
 390 px wide (see benchmarks/screens.py)."""
-
-
-def logit_normal_density(t: np.ndarray, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
-    """Density of ``sigmoid(u)``, ``u ~ N(mean, std)``: ``N(logit t) / (t (1 - t))``.
-
-    Examples:
-        >>> round(float(logit_normal_density(np.array([0.5]))[0]), 4)   # 1 / (sqrt(2 pi) * 0.25)
-        1.5958
-    """
-    logit = np.log(t / (1 - t))
-    return np.exp(-0.5 * ((logit - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi) * t * (1 - t))
 
 
 @producer(
@@ -46,7 +33,7 @@ def sd3_timesteps(ctx, samples, bins, steps, shifts):
         generator=torch.Generator().manual_seed(ctx.seed + 1),
     )
     grid = np.linspace(0.002, 0.998, 400)
-    density = logit_normal_density(grid)
+    density = logit_normal_density(torch.from_numpy(grid)).numpy()
     middle = {
         name: float(((x > 0.25) & (x < 0.75)).float().mean())
         for name, x in (("ours", ours), ("diffusers", theirs))
