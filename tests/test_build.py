@@ -598,9 +598,13 @@ def test_bad_dependencies_are_reported(pkg):
         build.discover([pkg.module("upstream"), pkg.module("twin")], notebooks=None)
 
 
-def test_missing_producer_modules_are_skipped(pkg):
-    artifacts = build.discover([pkg.module("upstream"), pkg.module("not_written_yet")], None)
-    assert list(artifacts) == ["alpha"]
+def test_a_missing_producer_module_is_an_error_naming_it(pkg):
+    """A module named on the command line or in $SNIPPETS_PRODUCER_MODULES that does not exist
+    is a typo, not something to skip in silence."""
+    missing = pkg.module("not_written_yet")
+    with pytest.raises(build.BuildError, match=f"producer module '{missing}' does not exist"):
+        build.discover([pkg.module("upstream"), missing], None)
+    assert list(build.discover([pkg.module("upstream")], None)) == ["alpha"]
 
 
 def test_producer_modules_can_be_overridden_by_environment(monkeypatch):
