@@ -47,7 +47,7 @@ def encoder_table(rows: list[dict]) -> str:
         >>> row = {"name": "tiny", "parameters": 2_000_000, "layers": 2, "width": 8,
         ...        "tokens": (77, 8), "pooled": None, "trained on": "nothing"}
         >>> print(encoder_table([row]))
-        |  | tiny | all together |
+        | Text encoder | tiny | all together |
         |---|---|---|
         | Parameters | 2,000,000 (2 M) | **2,000,000** (2 M) |
         | Layers x width | 2 x 8 |  |
@@ -63,7 +63,7 @@ def encoder_table(rows: list[dict]) -> str:
         ("Pooled", lambda r: f"`[{r['pooled']}]`" if r["pooled"] else "none", ""),
         ("Trained on", lambda r: r["trained on"], ""),
     ]
-    header = ["", *(r["name"] for r in rows), "all together"]
+    header = ["Text encoder", *(r["name"] for r in rows), "all together"]
     cells = [[label, *(value(r) for r in rows), last] for label, value, last in properties]
     return markdown_table(header, cells, align="left")
 
@@ -78,7 +78,7 @@ def transformer_table(rows: list[dict]) -> str:
         >>> row = {"name": "tiny", "parameters": 5_000_000, "width": 64, "heads": 2, "joint": 2,
         ...        "single": 0, "pooled": 32, "guidance embedding": False}
         >>> print(transformer_table([row]))
-        |  | tiny |
+        | Model | tiny |
         |---|---:|
         | Parameters | 5,000,000 (5 M) |
         | Width | 64 |
@@ -97,7 +97,7 @@ def transformer_table(rows: list[dict]) -> str:
         ("Pooled text width", lambda r: r["pooled"]),
         ("Guidance embedding", lambda r: "yes" if r["guidance embedding"] else "no"),
     ]
-    header = ["", *(r["name"] for r in rows)]
+    header = ["Model", *(r["name"] for r in rows)]
     cells = [[label, *(value(r) for r in rows)] for label, value in properties]
     return markdown_table(header, cells, align="l" + "r" * len(rows))
 
