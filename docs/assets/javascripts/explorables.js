@@ -49,6 +49,29 @@
 
   window.explorables = window.explorables || {};
 
+  // The one control builder the explorables share: a fieldset of native radio buttons, which
+  // the keyboard (arrow keys), touch and screen readers already know.
+  //   options: [{value, label, checked}]
+  window.explorableRadios = function (className, legend, name, options) {
+    var fieldset = document.createElement("fieldset");
+    fieldset.className = className;
+    var title = document.createElement("legend");
+    title.textContent = legend;
+    fieldset.appendChild(title);
+    options.forEach(function (option) {
+      var label = document.createElement("label");
+      var input = document.createElement("input");
+      input.type = "radio";
+      input.name = name;
+      input.value = String(option.value);
+      input.checked = Boolean(option.checked);
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(" " + option.label));
+      fieldset.appendChild(label);
+    });
+    return fieldset;
+  };
+
   var observer = new IntersectionObserver(
     function (entries) {
       entries.forEach(function (entry) {

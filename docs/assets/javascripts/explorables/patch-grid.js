@@ -10,26 +10,6 @@
 
   var groups = 0;
 
-  function radioGroup(legend, name, values, label, selected) {
-    var fieldset = document.createElement("fieldset");
-    fieldset.className = "patch-grid__choice";
-    var title = document.createElement("legend");
-    title.textContent = legend;
-    fieldset.appendChild(title);
-    values.forEach(function (value) {
-      var option = document.createElement("label");
-      var input = document.createElement("input");
-      input.type = "radio";
-      input.name = name;
-      input.value = String(value);
-      input.checked = value === selected;
-      option.appendChild(input);
-      option.appendChild(document.createTextNode(" " + label(value)));
-      fieldset.appendChild(option);
-    });
-    return fieldset;
-  }
-
   function unique(values) {
     return values.filter(function (value, i) {
       return values.indexOf(value) === i;
@@ -49,14 +29,24 @@
     var controls = document.createElement("div");
     controls.className = "patch-grid__controls";
     controls.appendChild(
-      radioGroup("Latent size", "patch-grid-side-" + groups, sides, function (v) {
-        return v + " × " + v;
-      }, side)
+      window.explorableRadios(
+        "patch-grid__choice",
+        "Latent size",
+        "patch-grid-side-" + groups,
+        sides.map(function (v) {
+          return { value: v, label: v + " × " + v, checked: v === side };
+        })
+      )
     );
     controls.appendChild(
-      radioGroup("Patch size p", "patch-grid-patch-" + groups, patches, function (v) {
-        return "p = " + v;
-      }, patch)
+      window.explorableRadios(
+        "patch-grid__choice",
+        "Patch size p",
+        "patch-grid-patch-" + groups,
+        patches.map(function (v) {
+          return { value: v, label: "p = " + v, checked: v === patch };
+        })
+      )
     );
     element.insertBefore(controls, element.firstChild);
 

@@ -37,22 +37,14 @@
     label.appendChild(track);
     controls.appendChild(label);
 
-    var fieldset = document.createElement("fieldset");
-    fieldset.className = "trajectory__guidance";
-    var legend = document.createElement("legend");
-    legend.textContent = "Guidance";
-    fieldset.appendChild(legend);
-    data.guidance.forEach(function (w, i) {
-      var option = document.createElement("label");
-      var input = document.createElement("input");
-      input.type = "radio";
-      input.name = "trajectory-guidance-" + instances;
-      input.value = w;
-      input.checked = i === 0;
-      option.appendChild(input);
-      option.appendChild(document.createTextNode(w === "1" ? " none" : " w = " + w));
-      fieldset.appendChild(option);
-    });
+    var fieldset = window.explorableRadios(
+      "trajectory__guidance",
+      "Guidance",
+      "trajectory-guidance-" + instances,
+      data.guidance.map(function (w, i) {
+        return { value: w, label: w === "1" ? "none" : "w = " + w, checked: i === 0 };
+      })
+    );
     controls.appendChild(fieldset);
     element.insertBefore(controls, element.firstChild);
 
