@@ -65,7 +65,8 @@ def modulate(
     Args:
         x: ``[B, L, D]`` tokens (already layer-normalised).
         shift: ``[B, D]``, one shift per sample and channel (``β``).
-        scale: ``[B, D]``, one scale offset per sample and channel (``γ - 1``).
+        scale: ``[B, D]``, one scale per sample and channel (``γ``: the tokens are
+            multiplied by ``1 + γ``).
 
     Returns:
         ``[B, L, D]``.

@@ -41,8 +41,8 @@ ALT = (
 CAPTION = (
     "Every DiT block holds 18·D² + 15·D parameters (attention 4·D², MLP 8·D², adaLN 6·D²), so a "
     "DiT's size is close to N · 18·D²: two knobs. 'Other' ({merged}) is at most {largest:.1f}% of a "
-    "model, too thin to read as a bar, so its share is printed past each bar. Counted at real size "
-    "on the meta device."
+    "model, too thin to read as a bar, so its share is printed past each bar; the final layer's own "
+    "adaLN linear counts under adaLN. Counted at real size on the meta device."
 )
 
 

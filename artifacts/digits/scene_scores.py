@@ -192,7 +192,9 @@ def model_findings(result: dict, name: str) -> list[str]:
     if gap["beyond_spread"] and gap["higher"] == "a":
         out.append(
             "Seen captions are placed more often than held-out ones in every seed, by "
-            f"{100 * gap['gap']:.1f} points: part of what it learned is the pairs themselves."
+            # the difference of the two percentages as printed above, so the arithmetic adds up
+            f"{round(100 * mean['seen'], 1) - round(100 * mean['held'], 1):.1f} points: part of "
+            "what it learned is the pairs themselves."
         )
     elif gap["beyond_spread"]:
         out.append("Held-out captions are placed more often than seen ones in every seed.")

@@ -215,12 +215,17 @@ def digits_streams(ctx, real_width, real_depth, real_heads, real_refiners):
         fig,
         "parameters.png",
         alt=(
-            f"Two stacked horizontal bar charts comparing where the parameters of the dual-stream MMDiT and the "
+            f"Two panels of stacked horizontal bars comparing where the parameters of the dual-stream MMDiT and the "
             f"single-stream model go: embeddings, image-only weights, text-only weights, weights shared by both "
             f"modalities, and the output layer. Left, the trained toy models: {mm['total']:,} parameters, "
             f"{mm['groups']['text only'] / mm['total']:.0%} of them text-only, against {ss['total']:,}, "
             f"{ss['groups']['shared by both'] / ss['total']:.0%} of them shared. Right, the same classes at width "
             f"{real_width} with {real_depth} blocks: {t_mm / 1e9:.1f} billion against {t_ss / 1e9:.1f} billion."
         ),
-        caption="Where the parameters go: per-modality weights in every MMDiT block versus refiners plus shared blocks",
+        caption=(
+            "Where the parameters go: per-modality weights in every MMDiT block versus refiners plus "
+            f"shared blocks. Toy models: {mm['groups']['text only'] / mm['total']:.0%} of the MMDiT's "
+            f"parameters are text-only; {ss['groups']['shared by both'] / ss['total']:.0%} of the "
+            "single-stream model's are shared by both modalities"
+        ),
     )

@@ -270,7 +270,8 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
         ),
         caption=(
             f"FD and class agreement of the {MODEL_NAMES[kind]} for every step count and guidance scale "
-            f"(best FD {best[1]['fd']:.2f} at {best[0][0]} steps, w = {best[0][1]:g})"
+            f"(lowest FD of the sweep {best[1]['fd']:.2f} at {best[0][0]} steps, w = {best[0][1]:g}; "
+            "the table below gives how many noise seeds each cell averages)"
         ),
     )
     classes = (2, 7, 8)
@@ -290,8 +291,9 @@ def _sweep_artifact(ctx, kind: str, steps, guidance, seeds, grid_guidance, other
         ),
         caption=(
             f"Guidance sweep of the {MODEL_NAMES[kind]} at 16 Euler steps, the same noise in every row: share of ink "
-            f"{stats[lo]['ink']:.0%} to {stats[hi]['ink']:.0%}, pixel spread within a digit {stats[lo]['spread']:.2f} "
-            f"to {stats[hi]['spread']:.2f}"
+            f"{stats[lo]['ink']:.0%} to {stats[hi]['ink']:.0%}, pixel spread among the six samples of a digit "
+            f"{stats[lo]['spread']:.2f} to {stats[hi]['spread']:.2f} (this grid's own samples of "
+            f"{', '.join(CLASS_NAMES[c] for c in classes)}; the spread of other sets of samples differs)"
         ),
     )
 

@@ -16,6 +16,10 @@ from artifacts.digits.compare import (
     grid_counts,
     grid_figure,
     load_scores,
+    pair_figure,
+    pair_placement,
+    pair_summary,
+    pair_words,
     sample_grid,
     table_note,
 )
@@ -23,6 +27,7 @@ from artifacts.digits.models import on_cpu_threads
 from artifacts.tables import markdown_table
 from sitetools.pipeline import producer
 from snippets.digits.data import default_evaluator
+from snippets.digits.scenes import HELD_OUT_PAIRS
 from snippets.digits.training import load_trained
 
 MODELS = {"MMDiT": "digits-mmdit", "naive concatenation": "digits-naive-concat"}
@@ -57,10 +62,25 @@ def sd3_naive_vs_mmdit(ctx):
             "and captions. " + grid_caption(counts)
         ),
     )
+    maps = {n: pair_placement(m["model"], "mmdit", classifier, size) for n, m in models.items()}
+    summaries = {name: pair_summary(rates) for name, rates in maps.items()}
+    words = pair_words(summaries, SENTENCE_NAMES)
+    ctx.save_figure(
+        pair_figure(maps),
+        "pairs.png",
+        alt=(
+            "Two 10 by 10 maps, one per model, of the share of scenes placed as captioned for "
+            "every (left digit, right digit) pair, dark for none and yellow for all, with the "
+            f"{len(HELD_OUT_PAIRS)} held-out pairs outlined. " + words + "."
+        ),
+        caption=words,
+    )
     header = ["measure", "MMDiT (weights per stream)", "naive concatenation (shared weights)"]
     ctx.save_table(
         markdown_table(header, comparison_rows(models), align="lrr") + "\n\n" + table_note(mm),
         "comparison.md",
     )
     ctx.save_table(" ".join(findings), "headline.md")
-    ctx.save_json({"grid_counts": counts, "findings": findings}, "comparison.json")
+    ctx.save_json(
+        {"grid_counts": counts, "findings": findings, "pairs": summaries}, "comparison.json"
+    )

@@ -47,7 +47,7 @@ def sdxl_refiner_split(ctx, steps, switch):
         "refiner-split.png",
         alt=(
             f"Line plot of timestep against sampling step for SDXL's {steps}-step Euler schedule. Blue circles, the "
-            f"base model, run {len(base)} steps from timestep {base[0]} down to {base[-1]}; red squares, the refiner, "
+            f"base model, run {len(base)} steps from timestep {base[0]} down to {base[-1]}; orange squares, the refiner, "
             f"run the last {len(refiner)} steps from {refiner[0]} down to {refiner[-1]}. A dashed line marks the "
             f"cut-off at timestep {cutoff}."
         ),

@@ -351,7 +351,7 @@ def zimage_dmd(
     ]
     ctx.save_table(
         markdown_table([*header, "mean reward"], reward_rows)
-        + f"\n\nMean reward of the data: {data_reward:.2f}; of the guided teacher: {teacher_reward:.2f}.\n",
+        + f"\n\nMean reward of the data: {data_reward:.2f}; of the guided teacher: {teacher_reward:.2g}.\n",
         "dmdr-table.md",
     )
     ctx.save_table(dmdr_reading(reward_metrics, teacher_reward), "dmdr-reading.md")
@@ -445,7 +445,7 @@ def zimage_dmd(
             f"{names[k]}: mean reward {m['reward']:.3g}, {percent(m['off_data'])} off the data"
             for k, m in reward_metrics.items()
         )
-        + f". The guided teacher's mean reward is {teacher_reward:.2f}."
+        + f". The guided teacher's mean reward is {teacher_reward:.2g}."
     )
     ctx.save_figure(
         fig,
