@@ -60,16 +60,26 @@ def sections(text: str, generated: Path) -> list[tuple[str, int | None, int]]:
     return out
 
 
-def lesson_text(name: str, rev: str | None) -> str:
+HAND_INCLUDE = re.compile(r'^\s*--8<--\s+"(includes/[^":]+\.md)"\s*$')
+
+
+def _read(path: str, rev: str | None) -> str:
     if rev is None:
-        return (ROOT / "docs" / f"{name}.md").read_text(encoding="utf-8")
-    return subprocess.run(
-        ["git", "show", f"{rev}:docs/{name}.md"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+        return (ROOT / "docs" / path).read_text(encoding="utf-8")
+    shown = subprocess.run(
+        ["git", "show", f"{rev}:docs/{path}"], cwd=ROOT, capture_output=True, text=True
+    )
+    return shown.stdout if shown.returncode == 0 else ""
+
+
+def lesson_text(name: str, rev: str | None) -> str:
+    """The lesson as a reader meets it: hand-written includes (``includes/*.md``) inlined, since
+    a section that includes its body would otherwise count as having no words."""
+    lines = []
+    for line in _read(f"{name}.md", rev).splitlines():
+        match = HAND_INCLUDE.match(line)
+        lines += _read(match.group(1), rev).splitlines() if match else [line]
+    return "\n".join(lines)
 
 
 def _cell(value: int | None, total: int) -> str:
