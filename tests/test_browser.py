@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import math
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -671,3 +672,100 @@ def test_trajectory_explorer_steps_through_the_samplers_the_python_ran(visit):
             state = run[frame_at([s["t"] for s in run], times[position])]
             assert shown["first"] == png_data_uri(state["x"], symmetric=False), (w, position)
     assert not page_visit.problems, report("diffusion-transformers/", page_visit.problems)
+
+
+ATTENTION = "[data-explorable='attention']"
+
+
+def _attention_state(page, selector: str) -> dict:
+    return page.evaluate(
+        """(selector) => {
+          const e = document.querySelector(selector);
+          return {query: Number(e.dataset.query), strongest: Number(e.dataset.strongest),
+                  state: e.dataset.state,
+                  ringed: [...e.querySelectorAll('.attention__cell')]
+                            .findIndex((c) => c.classList.contains('is-max')),
+                  readout: e.querySelector('.attention__readout').textContent,
+                  fallbackShown: getComputedStyle(e.querySelector('figure')).display !== 'none'};
+        }""",
+        selector,
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("sd3-and-flux/", "mmdit"), ("z-image/", "single-stream")]
+)
+def test_attention_explorer_rings_the_patch_the_trained_model_attends_to(visit, path, kind):
+    """For every word, at the default block, head and time, the ringed patch is the argmax of
+    the attention that the teaching code computes for the trained model on the same scene, and
+    the sentence quotes the exported shares; the block, head and time controls and the patches
+    work from the keyboard."""
+    import torch
+
+    from artifacts.digits.models import TRAINED
+    from snippets.digits.evaluation import attention_at
+    from snippets.digits.training import digit_noise, load_trained
+
+    generated = ROOT / "docs" / "generated"
+    data = json.loads(
+        (generated / "digits-attention-explorer" / f"explorer-{kind}.json").read_text()
+    )
+    model, _ = load_trained(generated / TRAINED[kind])
+
+    page_visit = visit(path)
+    page = page_visit.page
+    selector = f"{ATTENTION}[data-data$='explorer-{kind}.json']"
+    page.locator(selector).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{selector}[data-ready]")
+    shown = _attention_state(page, selector)
+    assert not shown["fallbackShown"], "the static figure still shows beside the explorer"
+    t_index, block, head = (int(v) for v in shown["state"].split(","))
+
+    pair = torch.tensor([data["pair"]])
+    noise = digit_noise(1, data["size"], data["seed"], 2 * data["size"])
+    maps, t_used = attention_at(
+        model,
+        kind,
+        pair,
+        data["times"][t_index],
+        data["steps"],
+        noise,
+        torch.tensor([data["template"]]),
+    )
+    assert abs(t_used - data["times"][t_index]) < 1e-4
+    probs = maps[block][0]
+    probs = probs.mean(0) if head == 0 else probs[head - 1]
+    n_text = len(data["words"])
+    for index, word in enumerate(data["words"]):
+        page.locator(f"{selector} .attention__word").nth(index).click()
+        shown = _attention_state(page, selector)
+        expected = int(probs[index, n_text:].argmax())
+        assert shown["query"] == index and shown["ringed"] == expected == shown["strongest"], word
+        shares = data["summary"][t_index][block][head]["words"][index]
+        assert shown["readout"].startswith(f'"{word}"')
+        assert f"{math.floor(100 * shares[1] + 0.5)}% falls on the left half" in shown["readout"]
+
+    # Controls: the native radio groups move with the arrow keys.
+    page.locator(f"{selector} input[name^='attention-block'][value='0']").focus()
+    page.keyboard.press("ArrowRight")
+    page.locator(f"{selector} input[name^='attention-head'][value='0']").focus()
+    page.keyboard.press("ArrowRight")
+    page.locator(f"{selector} input[name^='attention-time'][value='{t_index}']").focus()
+    page.keyboard.press("ArrowLeft")
+    shown = _attention_state(page, selector)
+    assert shown["state"] == f"{t_index - 1},1,1"
+    summary = data["summary"][t_index - 1][1][1]["words"][shown["query"]]
+    assert shown["ringed"] == summary[3]
+
+    # Patches: one tab stop, the arrow keys move the query along the canvas.
+    page.locator(f"{selector} .attention__cell").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    shown = _attention_state(page, selector)
+    columns = data["grid"][1]
+    assert shown["query"] == n_text + columns + 1
+    assert shown["readout"].startswith("Patch row 2, column 2")
+    patch = data["summary"][t_index - 1][1][1]["patches"][columns + 1]
+    assert f'the most to "{data["words"][patch[1]]}"' in shown["readout"]
+    assert page.locator(f"{selector} .attention__readout").get_attribute("aria-live") == "polite"
+    assert not page_visit.problems, report(path, page_visit.problems)

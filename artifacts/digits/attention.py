@@ -323,6 +323,7 @@ def digits_attention(ctx, pair, template, t, steps, seed, seeds, per_pair):
                 for b in range(n_blocks)
             ],
             "caption": text,
+            "seed": seed,  # the figures' noise seed, which the attention explorer reuses
             "map": [h.tolist() for h in head_mean],
         }
         results[kind] = result

@@ -185,10 +185,15 @@ class Context:
         path.write_text(markdown_text.rstrip("\n") + "\n", encoding="utf-8")
         return path
 
-    def save_json(self, obj: Any, filename: str) -> Path:
-        """Write ``obj`` as pretty, key-sorted JSON to ``filename`` (``.json``)."""
+    def save_json(self, obj: Any, filename: str, compact: bool = False) -> Path:
+        """Write ``obj`` as key-sorted JSON to ``filename`` (``.json``): pretty for a person to
+        read, or ``compact`` (no spaces) for data a page fetches."""
         path = self._target(filename, (".json",))
-        path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if compact:
+            text = json.dumps(obj, separators=(",", ":"), sort_keys=True)
+        else:
+            text = json.dumps(obj, indent=2, sort_keys=True)
+        path.write_text(text + "\n", encoding="utf-8")
         return path
 
     def write_fragments(self, device_label: str) -> None:
