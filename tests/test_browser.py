@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sitetools.reference_pages import page_path, teaching_modules
+from sitetools.prebuild import page_path, teaching_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -56,7 +56,7 @@ def page_paths() -> list[str]:
             paths.append(stem[: -len("index")])
         else:
             paths.append(stem + "/")
-    # The API reference's module pages are generated at build time (sitetools/reference_pages.py).
+    # The API reference's module pages are generated at build time (sitetools/prebuild.py).
     paths += [f"reference/{page_path(module)[: -len('.md')]}/" for module in teaching_modules()]
     return sorted(paths)
 
