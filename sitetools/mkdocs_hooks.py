@@ -7,8 +7,6 @@
   runs the same two steps.
 * ``on_files`` stops the build at a Markdown page that is not UTF-8, naming its line and
   column (MkDocs would end in a traceback with a byte offset).
-* ``on_nav`` drops ``reference/SUMMARY.md`` (the API reference's generated navigation, read by
-  mkdocs-literate-nav) from the pages: it is the menu, not a page.
 * ``on_page_markdown`` warns about a raw-HTML ``<img>`` whose file does not exist (MkDocs
   validates only Markdown images).
 * ``on_post_page`` checks each page's HTML (sitetools/page_checks.py: alt text, duplicate
@@ -100,16 +98,7 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
     return markdown
 
 
-NAV_FILE = "reference/SUMMARY.md"
 KATEX_JS = "assets/katex/katex.min.js"  # the copy the pages load
-
-
-def on_nav(nav, config, files, **kwargs):
-    """The generated navigation file of the API reference is not a page of its own."""
-    summary = files.get_file_from_path(NAV_FILE)
-    if summary is not None:
-        files.remove(summary)
-    return nav
 
 
 # Material's markup for the two widgets, and the accessible name each gets.

@@ -276,7 +276,9 @@ def link_problems(
             target = target / "index.html"
         if not target.is_file() or not target.resolve().is_relative_to(site.resolve()):
             kind = "image" if match.group(1).lower() == "img" else "link"
-            problems.append((f"{kind} '{url}' points to nothing in the built site", path or url))
+            # The builder rewrote the link (other.md -> ../other/): look for its last name.
+            needle = re.sub(r"^(?:\.\./|\./)+", "", path).rstrip("/").removesuffix(".html")
+            problems.append((f"{kind} '{url}' points to nothing in the built site", needle or url))
         elif fragment and target.suffix == ".html" and fragment not in _ids(target, ids):
             problems.append((f"link '{url}': no anchor '#{fragment}' on that page", fragment))
     return problems
@@ -304,5 +306,7 @@ def check_site(site: Path, docs: Path, katex_js: Path | None = None) -> list[tup
         if problems:
             text = source.read_text(encoding="utf-8-sig")
             for problem, needle in problems:
-                found.append((source, source_line(text, needle), problem))
+                # A Markdown link's target is found where it is written as one first.
+                written = f"]({needle}" if f"]({needle}" in text else needle
+                found.append((source, source_line(text, written), problem))
     return found
