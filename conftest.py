@@ -2,7 +2,8 @@
 
 Two collections run under pytest (testpaths in pyproject.toml: tests, docs, snippets):
 
-* ``docs/**/*.md`` (pages and ``docs/includes/*.md`` fragments, not ``docs/generated/``):
+* ``docs/**/*.md`` (pages and ``docs/includes/*.md`` fragments, not the generated folders
+  ``docs/generated/``, ``docs/notebooks/`` and ``docs/reference/``):
   every ```` ```python ```` fence is executed, top to bottom, in one namespace per file;
   a python (or ``pycon``) fence whose first line starts with ``>>>`` is a doctest.
   ``<!-- skip: next -->`` on the line before a fence skips it;
@@ -112,11 +113,16 @@ class ProjectSybil(Sybil):
         return self.select(relative)
 
 
+# Written by the build (pipeline and sitetools/prebuild.py), not by hand: a notebook page's
+# fences are the notebook's code, which the pipeline runs, not examples to run again here.
+GENERATED_DOCS = ("docs/generated/", "docs/notebooks/", "docs/reference/")
+
+
 def _is_doc_page(relative: str) -> bool:
     return (
         relative.startswith("docs/")
         and relative.endswith(".md")
-        and not relative.startswith("docs/generated/")
+        and not relative.startswith(GENERATED_DOCS)
     )
 
 

@@ -32,7 +32,7 @@ NOT_COMPARED = {"manifest.json"}
 
 def build(root: Path, only: list[str]) -> float:
     command = [sys.executable, "-m", "sitetools.pipeline", "--device", "cpu", "--root", str(root)]
-    command += ["--notebooks", str(ROOT / "docs" / "notebooks")]
+    command += ["--notebooks", str(ROOT / "notebooks")]
     if only:
         command += ["--only", *only]
     start = time.perf_counter()

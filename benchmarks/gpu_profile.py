@@ -53,7 +53,7 @@ from snippets.digits.training import (  # noqa: E402
 def cold_pipeline(device: str, out: Path, notebooks: bool) -> tuple[float, dict[str, float]]:
     """Run every producer (and notebook) into the empty folder ``out``: wall seconds, per artifact."""
     out.mkdir(parents=True, exist_ok=False)
-    folder = ROOT / "docs" / "notebooks" if notebooks else out.parent / "no-notebooks"
+    folder = ROOT / "notebooks" if notebooks else out.parent / "no-notebooks"
     folder.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "sitetools.pipeline", "--device", device, "--root", str(out)]
     command += ["--notebooks", str(folder)]

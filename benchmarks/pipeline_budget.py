@@ -32,7 +32,9 @@ def run_pipeline(source: Path, out: Path) -> float:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(source), "MPLBACKEND": "Agg"}
     command = [sys.executable, "-m", "sitetools.pipeline", "--device", "cpu"]
-    command += ["--root", str(out), "--notebooks", str(source / "docs" / "notebooks")]
+    # notebooks/ since the notebooks left docs/ (issue 20); docs/notebooks/ in older trees.
+    notebooks = next(p for p in (source / "notebooks", source / "docs" / "notebooks") if p.is_dir())
+    command += ["--root", str(out), "--notebooks", str(notebooks)]
     start = time.perf_counter()
     with open(out.parent / "pipeline.log", "w", encoding="utf-8") as log:
         subprocess.run(

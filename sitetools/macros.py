@@ -59,7 +59,8 @@ import textwrap
 import xml.etree.ElementTree as etree
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import yaml
@@ -732,10 +733,14 @@ def _map_back(old: list[str], new: list[str], index: int) -> tuple[int, bool]:
 
 
 def _mkdocs_file(md: Markdown) -> Any:
-    """The MkDocs ``File`` being rendered, or None outside MkDocs.
+    """The page being rendered, as an object with ``src_uri`` and ``abs_src_path``, or None.
 
-    MkDocs 1.x registers tree processors that carry the page's ``file``; this is only
-    used to word error messages, and plain Python-Markdown use skips it.
+    MkDocs 1.x registers tree processors that carry the page's ``file``. Zensical instead
+    registers a preprocessor (``zensical.extensions.context.ContextPreprocessor``) holding the
+    page (``.page.path``, relative to the docs folder) and the configuration (``root_dir``,
+    ``docs_dir``); it is found by those attributes, so this module needs no Zensical import.
+    This is only used to word error messages (file and line), and plain Python-Markdown use
+    skips it.
     """
     for processor in md.treeprocessors:
         file = getattr(processor, "file", None)
@@ -743,6 +748,13 @@ def _mkdocs_file(md: Markdown) -> Any:
             getattr(file, "src_uri", None), str
         ):
             return file
+    for processor in md.preprocessors:
+        path = getattr(getattr(processor, "page", None), "path", None)
+        config = getattr(processor, "config", None)
+        if isinstance(path, str) and isinstance(config, dict) and "docs_dir" in config:
+            docs = Path(config.get("root_dir") or ".") / config["docs_dir"]
+            src_uri = PurePosixPath(path.replace("\\", "/")).as_posix()
+            return SimpleNamespace(src_uri=src_uri, abs_src_path=str(docs / src_uri))
     return None
 
 

@@ -1,96 +1,47 @@
-"""MkDocs hooks (mkdocs.yml ``hooks:``): run the artifact pipeline, render executed notebooks.
+"""MkDocs hooks (mkdocs.yml ``hooks:``): run the artifact pipeline and the pre-build step.
 
 * ``on_pre_build`` runs ``python -m sitetools.pipeline`` (every stale artifact) in a subprocess,
-  unless ``SNIPPETS_EXECUTE=0``. A subprocess, so each build imports the producers' current
-  code, and a failing or killed producer cannot leave the MkDocs process in a strange state.
-  ``SNIPPETS_DEVICE`` is passed on as ``--device``. The pipeline writes nothing when nothing
-  is stale, so ``mkdocs serve`` (which watches ``docs/``, ``docs/generated/`` included) does
-  not rebuild in a loop.
+  unless ``SNIPPETS_EXECUTE=0``, then ``sitetools.prebuild`` (the API reference pages and the
+  notebook pages). Both write nothing when nothing changed, so ``mkdocs serve`` (which watches
+  ``docs/``) does not rebuild in a loop. The Zensical wrapper (sitetools/zensical_build.py)
+  runs the same two steps.
 * ``on_files`` stops the build at a Markdown page that is not UTF-8, naming its line and
-  column (MkDocs would end in a traceback with a byte offset), and makes mkdocs-jupyter render ``docs/generated/notebooks/<stem>.ipynb`` (the
-  executed copy) for the page ``notebooks/<stem>.ipynb``: same URL, same edit link, outputs
-  included. Without an up-to-date executed copy (``SNIPPETS_EXECUTE=0`` on a fresh clone, or a
-  notebook edited since) the source notebook is rendered, without outputs, and the log says so.
-  The executed copies themselves are not pages.
-* ``on_nav`` drops ``reference/SUMMARY.md`` (the API reference's generated navigation, read by
-  mkdocs-literate-nav) from the pages: it is the menu, not a page.
+  column (MkDocs would end in a traceback with a byte offset).
 * ``on_page_markdown`` warns about a raw-HTML ``<img>`` whose file does not exist (MkDocs
   validates only Markdown images).
 * ``on_post_page`` checks each page's HTML (sitetools/page_checks.py: alt text, duplicate
   ids, leftover macro or include syntax, and every formula rendered by the site's KaTeX under
-  Node.js) and warns with the page and line; it also gives Material's search dialog and progress bar the accessible names they
-  ship without (axe-core: ``aria-dialog-name``, ``aria-progressbar-name``), and strips from
-  notebook pages what mkdocs-jupyter inlines into each of them: about 590 KB of JupyterLab CSS
-  (``docs/assets/stylesheets/notebook.css`` styles the cells instead), a MathJax configuration
-  (KaTeX renders the math) and a Mermaid loader that would fetch from a CDN.
+  Node.js) and warns with the page and line; it also gives Material's search dialog and
+  progress bar the accessible names they ship without (axe-core: ``aria-dialog-name``,
+  ``aria-progressbar-name``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import posixpath
 import re
-import subprocess
-import sys
 from pathlib import Path, PurePosixPath
 
 from mkdocs.exceptions import PluginError
 
 log = logging.getLogger("mkdocs.hooks.sitetools")
 
-GENERATED = "generated"
-NOTEBOOKS = "notebooks"
-_OFF = {"0", "false", "no", "off"}
-
-
-def _execute() -> bool:
-    return os.environ.get("SNIPPETS_EXECUTE", "1").strip().lower() not in _OFF
-
 
 def on_pre_build(config, **kwargs) -> None:
-    """Run every stale producer and notebook before MkDocs reads ``docs/``."""
+    """Run every stale producer and notebook, then write the generated pages (prebuild)."""
     from sitetools.generated_fragments import reset_warnings
+    from sitetools.prebuild import execute, prebuild, run_pipeline
 
     reset_warnings()  # one warning per missing artifact and build, also under `mkdocs serve`
-    if not _execute():
+    root = Path(config.config_file_path).parent
+    if not execute():
         log.info("SNIPPETS_EXECUTE=0: artifact pipeline not run; using docs/generated as it is")
-        return
-    docs = Path(config.docs_dir)
-    command = [
-        sys.executable,
-        "-m",
-        "sitetools.pipeline",
-        "--root",
-        str(docs / GENERATED),
-        "--notebooks",
-        str(docs / NOTEBOOKS),
-    ]
-    device = os.environ.get("SNIPPETS_DEVICE")
-    if device:
-        command += ["--device", device]
-    # stdout carries the pipeline's log lines (relayed through MkDocs' logger); stderr is
-    # inherited so progress bars and tracebacks reach the terminal directly.
-    process = subprocess.Popen(
-        command,
-        cwd=Path(config.config_file_path).parent,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        line = line.rstrip("\n")
-        if ": ERROR: " in line:
-            log.error("%s", line)
-        elif ": WARNING: " in line:
-            log.warning("%s", line)
-        elif line:
-            log.info("%s", line)
-    if process.wait() != 0:
-        raise PluginError(
-            f"sitetools.pipeline failed (exit {process.returncode}); its error is printed above"
-        )
+    elif run_pipeline(root, Path(config.docs_dir), log) != 0:
+        raise PluginError("sitetools.pipeline failed; its error is printed above")
+    writer = prebuild(Path(config.config_file_path))
+    for note in writer.notes:
+        (log.warning if execute() else log.info)("%s", note)
 
 
 def _not_utf8(file) -> str | None:
@@ -109,32 +60,12 @@ def _not_utf8(file) -> str | None:
 
 
 def on_files(files, config, **kwargs):
-    """Stop at a page that is not UTF-8; render notebooks from their executed copies."""
-    from sitetools import pipeline as build
-
+    """Stop at a page that is not UTF-8, naming its line and column."""
     for file in files:
         if file.src_uri.endswith(".md") and file.abs_src_path:
             problem = _not_utf8(file)
             if problem:
                 raise PluginError(problem)
-    docs = Path(config.docs_dir)
-    root = docs / GENERATED
-    for file in list(files):
-        uri = PurePosixPath(file.src_uri)
-        if uri.parts[:2] == (GENERATED, NOTEBOOKS) or uri.parts[:2] == (GENERATED, build.TMP_NAME):
-            files.remove(file)
-    for file in files:
-        uri = PurePosixPath(file.src_uri)
-        if uri.parent != PurePosixPath(NOTEBOOKS) or uri.suffix != ".ipynb":
-            continue
-        executed, reason = build.executed_notebook(docs / uri, root)
-        if executed is not None:
-            # mkdocs-jupyter converts abs_src_path; src_uri (URL, edit link) stays the source's.
-            file.abs_src_path = str(executed)
-        elif _execute():
-            log.warning("%s: %s; rendering it without outputs", file.src_uri, reason)
-        else:
-            log.info("%s: %s; rendering it without outputs", file.src_uri, reason)
     return files
 
 
@@ -167,16 +98,7 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
     return markdown
 
 
-NAV_FILE = "reference/SUMMARY.md"
 KATEX_JS = "assets/katex/katex.min.js"  # the copy the pages load
-
-
-def on_nav(nav, config, files, **kwargs):
-    """The generated navigation file of the API reference is not a page of its own."""
-    summary = files.get_file_from_path(NAV_FILE)
-    if summary is not None:
-        files.remove(summary)
-    return nav
 
 
 # Material's markup for the two widgets, and the accessible name each gets.
@@ -189,25 +111,10 @@ _UNNAMED_WIDGETS = {
         'aria-label="Loading the page">'
     ),
 }
-_INLINE_BLOCK = re.compile(
-    r"<style\b[^>]*>.*?</style>|<script type=\"(?:module|text/x-mathjax-config)\">.*?</script>",
-    re.S,
-)
-# What marks an inline block as mkdocs-jupyter's: JupyterLab classes, its Pygments sheet
-# (twice, once as a Python list's repr), its MathJax set-up, its Mermaid loader.
-_JUPYTER_MARKS = ("jp-", "jupyter-wrapper", "td.linenos", "MathJax", "mermaid")
-
-
-def _strip_jupyter_inlines(html: str) -> str:
-    def keep_or_drop(match: re.Match) -> str:
-        block = match.group(0)
-        return "" if any(mark in block for mark in _JUPYTER_MARKS) else block
-
-    return _INLINE_BLOCK.sub(keep_or_drop, html)
 
 
 def on_post_page(output: str, page, config, **kwargs) -> str:
-    """Check the page (sitetools/page_checks.py); name Material's widgets; slim notebook pages."""
+    """Check the page (sitetools/page_checks.py); name Material's widgets."""
     from sitetools.page_checks import find_problems, math_problems, source_line
 
     problems = find_problems(output)
@@ -231,8 +138,6 @@ def on_post_page(output: str, page, config, **kwargs) -> str:
             )
     for unnamed, named in _UNNAMED_WIDGETS.items():
         output = output.replace(unnamed, named)
-    if page.file.src_uri.endswith(".ipynb"):
-        output = _strip_jupyter_inlines(output)
     return output
 
 

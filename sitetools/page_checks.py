@@ -16,6 +16,7 @@ fails on it:
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shutil
 import subprocess
@@ -202,3 +203,110 @@ def math_problems(html: str, katex_js: Path) -> list[tuple[str, str]] | None:
         for formula, error in zip(formulas, errors, strict=True)
         if error
     ]
+
+
+_LINK = re.compile(r"""<(a|img)\b[^>]*?\b(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+_ANY_ID = re.compile(r"""\s(?:id|name)\s*=\s*["']([^"']+)["']""")
+_URL_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.I)
+
+
+def source_of(page: Path, site: Path, docs: Path) -> Path | None:
+    """The Markdown file a built page came from (directory URLs), or None.
+
+    ``site/x/index.html`` comes from ``docs/x.md`` or ``docs/x/index.md``; ``site/index.html``
+    from ``docs/index.md``; ``site/x.html`` (no directory URLs) from ``docs/x.md``.
+
+    Examples:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for name in ("docs/index.md", "docs/a.md", "docs/b/index.md"):
+        ...     (root / name).parent.mkdir(parents=True, exist_ok=True)
+        ...     _ = (root / name).write_text("# x")
+        >>> for built in ("index.html", "a/index.html", "b/index.html", "c/index.html"):
+        ...     found = source_of(root / "site" / built, root / "site", root / "docs")
+        ...     print(built, "<-", found and found.relative_to(root).as_posix())
+        index.html <- docs/index.md
+        a/index.html <- docs/a.md
+        b/index.html <- docs/b/index.md
+        c/index.html <- None
+    """
+    relative = page.relative_to(site)
+    folder = relative.parent
+    if relative.name == "index.html":
+        candidates = [docs / folder / "index.md", docs / folder / "README.md"]
+        if folder.parts:
+            candidates.insert(0, docs / folder.parent / f"{folder.name}.md")
+    else:
+        candidates = [docs / relative.with_suffix(".md")]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def _ids(page: Path, cache: dict[Path, set[str]]) -> set[str]:
+    if page not in cache:
+        try:
+            cache[page] = set(_ANY_ID.findall(page.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            cache[page] = set()
+    return cache[page]
+
+
+def link_problems(
+    html: str, page: Path, site: Path, ids: dict | None = None
+) -> list[tuple[str, str]]:
+    """(problem, link as written) for each link or image of the page's article that leads nowhere.
+
+    MkDocs' own validation reports these from the Markdown; Zensical reports none of them, so
+    the site-folder check (:func:`check_site`) looks at the built HTML instead: an absolute
+    link (``/x``: it breaks when the site is served from a sub-path), a relative link or image
+    whose target is not in the site folder, and an anchor that the target page does not have.
+    """
+    ids = {} if ids is None else ids
+    problems = []
+    for match in _LINK.finditer(_CODE.sub("", _content(html))):
+        url = unescape(match.group(3) if match.group(3) is not None else match.group(4) or "")
+        if not url or _URL_SCHEME.match(url):
+            continue
+        if url.startswith("/"):
+            problems.append((f"absolute link '{url}': write it relative to the page", url))
+            continue
+        path, _, fragment = url.partition("#")
+        path = path.split("?")[0]
+        target = Path(posixpath.normpath((page.parent / path).as_posix())) if path else page
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file() or not target.resolve().is_relative_to(site.resolve()):
+            kind = "image" if match.group(1).lower() == "img" else "link"
+            # The builder rewrote the link (other.md -> ../other/): look for its last name.
+            needle = re.sub(r"^(?:\.\./|\./)+", "", path).rstrip("/").removesuffix(".html")
+            problems.append((f"{kind} '{url}' points to nothing in the built site", needle or url))
+        elif fragment and target.suffix == ".html" and fragment not in _ids(target, ids):
+            problems.append((f"link '{url}': no anchor '#{fragment}' on that page", fragment))
+    return problems
+
+
+def check_site(site: Path, docs: Path, katex_js: Path | None = None) -> list[tuple[Path, int, str]]:
+    """(source file, line, problem) for every page problem of a built site folder.
+
+    Works on any builder's output (MkDocs, Zensical): each ``*.html`` page that comes from a
+    Markdown file of ``docs`` (:func:`source_of`) gets :func:`find_problems`,
+    :func:`link_problems` and, when ``katex_js`` is given and Node.js is installed,
+    :func:`math_problems`; the line is found in the source with :func:`source_line`.
+    """
+    site, docs = Path(site), Path(docs)
+    found = []
+    ids: dict[Path, set[str]] = {}
+    for page in sorted(site.rglob("*.html")):
+        source = source_of(page, site, docs)
+        if source is None:
+            continue  # the 404 page, the theme's own files
+        html = page.read_text(encoding="utf-8")
+        problems = find_problems(html) + link_problems(html, page, site, ids)
+        if katex_js is not None and Path(katex_js).is_file():
+            problems += math_problems(html, Path(katex_js).resolve()) or []
+        if problems:
+            text = source.read_text(encoding="utf-8-sig")
+            for problem, needle in problems:
+                # A Markdown link's target is found where it is written as one first.
+                written = f"]({needle}" if f"]({needle}" in text else needle
+                found.append((source, source_line(text, written), problem))
+    return found

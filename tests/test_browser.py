@@ -27,12 +27,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sitetools.reference_pages import page_path, teaching_modules
+from sitetools.prebuild import page_path, teaching_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-# Folders under docs/ that hold no pages (mkdocs.yml: exclude_docs, theme custom_dir, assets).
-NOT_PAGES = ("assets/", "generated/", "includes/", "overrides/")
+# Folders under docs/ that hold no hand-written pages (mkdocs.yml: exclude_docs, theme
+# custom_dir, assets; notebooks/ and reference/ are written by sitetools/prebuild.py).
+NOT_PAGES = ("assets/", "generated/", "includes/", "overrides/", "notebooks/", "reference/")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -57,8 +58,10 @@ def page_paths() -> list[str]:
             paths.append(stem[: -len("index")])
         else:
             paths.append(stem + "/")
-    # The API reference's module pages are generated at build time (sitetools/reference_pages.py).
+    # The generated pages (sitetools/prebuild.py), from what they are generated from.
+    paths += ["reference/", "notebooks/"]
     paths += [f"reference/{page_path(module)[: -len('.md')]}/" for module in teaching_modules()]
+    paths += [f"notebooks/{path.stem}/" for path in sorted((ROOT / "notebooks").glob("*.ipynb"))]
     return sorted(paths)
 
 

@@ -25,7 +25,7 @@ def all_keys(monkeypatch, replaced: dict[str, Path] | None = None) -> dict[str, 
         return replaced.get(module) or real_path(self, module)
 
     monkeypatch.setattr(keys.SourceIndex, "path", path)
-    artifacts = pipeline.discover(notebooks=ROOT / "docs" / "notebooks")
+    artifacts = pipeline.discover(notebooks=ROOT / "notebooks")
     items = pipeline.plan(ROOT / "docs" / "generated", artifacts, "cpu")
     monkeypatch.setattr(keys.SourceIndex, "path", real_path)
     return {item.artifact.name: item.key for item in items}

@@ -422,6 +422,38 @@ def test_other_registered_blocks_get_the_generic_checks():
         md.convert("/// html\ninside\n///\n")
 
 
+def test_errors_name_the_page_under_zensical(tmp_path):
+    """Zensical exposes the page through a preprocessor with ``.page.path`` and ``.config``
+    (zensical.extensions.context.ContextPreprocessor); a stand-in with those attributes is
+    enough, so the test needs no Zensical. The front matter line counts, as in the editor."""
+    from types import SimpleNamespace
+
+    from markdown.preprocessors import Preprocessor
+
+    class FakeContext(Preprocessor):
+        def __init__(self, md, page, config):
+            super().__init__(md)
+            self.page, self.config = page, config
+
+        def run(self, lines):
+            return lines
+
+    docs = tmp_path / "docs"
+    (docs / "part").mkdir(parents=True)
+    text = "intro\n\n/// predcit | Q?\nbody\n///\n"
+    (docs / "part" / "page.md").write_text("---\ntitle: T\n---\n" + text)
+    md = markdown.Markdown(extensions=EXTENSIONS, extension_configs=CONFIGS)
+    page = SimpleNamespace(path="part/page.md")
+    config = {"root_dir": str(tmp_path), "docs_dir": "docs"}
+    md.preprocessors.register(FakeContext(md, page, config), "rendering_context", 0)
+    found = macros._mkdocs_file(md)
+    assert found.src_uri == "part/page.md"
+    assert Path(found.abs_src_path) == docs / "part" / "page.md"
+    with pytest.raises(macros.MacroError) as info:
+        md.convert(text)  # Zensical, like MkDocs, strips the front matter before Markdown
+    assert str(info.value).startswith("part/page.md, line 6: unknown block 'predcit'")
+
+
 # ---------------------------------------------------------------------------
 # Real `mkdocs build --strict` runs: the log names the page file and the line.
 

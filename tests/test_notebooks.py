@@ -1,11 +1,12 @@
 """Notebooks: stored clean, executed under pytest, cached by the pipeline, rendered executed.
 
-* every ``docs/notebooks/*.ipynb`` has no outputs and no execution counts in the repository;
+* every ``notebooks/*.ipynb`` has no outputs and no execution counts in the repository;
 * every one of them runs top to bottom in a fresh kernel (a failure names notebook and cell);
-* the pipeline executes notebooks into ``generated/notebooks/``, keyed on the notebook and the
-  ``snippets`` modules it imports;
-* ``mkdocs build`` renders the executed copy at the notebook's own URL, with a download link
-  and no MathJax from a CDN (a throwaway MkDocs project using this repo's hook and overrides).
+* the pipeline executes notebooks into ``docs/generated/notebooks/``, keyed on the notebook and
+  the ``snippets`` modules it imports;
+* the pre-build step (sitetools/prebuild.py) turns the executed copy into a Markdown page at
+  the notebook's own URL, with its outputs, a download link and nothing loaded from another
+  origin (throwaway MkDocs projects using this repo's hook and overrides).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import subprocess
 import sys
 import uuid
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -27,7 +28,7 @@ from sitetools.pipeline import keys
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-NOTEBOOKS = sorted((DOCS / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def write_notebook(path: Path, *cells: str) -> Path:
@@ -96,9 +97,9 @@ def test_notebook_ran_top_to_bottom_in_the_pipeline(path, built_site):
 
 
 def test_notebooks_page_lists_exactly_the_notebooks():
-    page = (DOCS / "notebooks" / "index.md").read_text(encoding="utf-8")
-    linked = set(re.findall(r"\]\(([^)#\s]+\.ipynb)\)", page))
-    assert linked == {p.name for p in NOTEBOOKS}
+    page = (DOCS / "includes" / "notebooks-overview.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(([^)#\s/]+)\.md\)", page))
+    assert linked == {p.stem for p in NOTEBOOKS}
 
 
 def _mkdocs_config() -> dict:
@@ -107,23 +108,6 @@ def _mkdocs_config() -> dict:
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     return yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
-
-
-def _jupyter_options(config: dict) -> dict:
-    for plugin in config["plugins"]:
-        if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin:
-            return plugin["mkdocs-jupyter"]
-    raise AssertionError("mkdocs.yml has no mkdocs-jupyter plugin")
-
-
-def test_notebook_math_script_is_a_local_file():
-    options = _jupyter_options(_mkdocs_config())
-    url = options["custom_mathjax_url"]
-    assert "://" not in url and not url.startswith("//"), f"{url} would leave the site"
-    # Relative to a notebook page, docs/notebooks/<stem>/ with directory URLs.
-    target = PurePosixPath("notebooks/some-notebook") / url
-    resolved = Path(os.path.normpath(DOCS / target))
-    assert resolved.is_file(), f"custom_mathjax_url {url} points to missing {resolved}"
 
 
 # --------------------------------------------------------------------------- execution
@@ -261,22 +245,24 @@ def test_pipeline_executes_caches_and_reexecutes_notebooks(tmp_path, caplog):
 
 
 def mkdocs_project(tmp_path: Path) -> Path:
-    """A small MkDocs project with this repo's hook, theme overrides and notebook settings."""
+    """A small MkDocs project with this repo's hook, theme overrides and Markdown settings."""
     real = _mkdocs_config()
-    options = _jupyter_options(real)
     project = tmp_path / "project"
     docs = project / "docs"
-    (docs / "notebooks").mkdir(parents=True)
-    (docs / "index.md").write_text("# Home\n\n[Notebook](notebooks/demo.ipynb)\n")
-    mathjax = Path(os.path.normpath(docs / "notebooks" / "demo" / options["custom_mathjax_url"]))
-    mathjax.parent.mkdir(parents=True, exist_ok=True)
-    mathjax.write_text("// stand-in\n")
+    (docs / "includes").mkdir(parents=True)
+    (docs / "index.md").write_text("# Home\n\n[Notebook](notebooks/demo.md)\n")
+    (docs / "includes" / "notebooks-overview.md").write_text("The [demo](demo.md).\n")
     write_notebook(
-        docs / "notebooks" / "demo.ipynb", "# Demo\n\nMath: $x^2$", "print('MARKER', 6 * 7)"
+        project / "notebooks" / "demo.ipynb", "# Demo\n\nMath: $x^2$", "print('MARKER', 6 * 7)"
     )
+    extensions = [
+        name for name in real["markdown_extensions"] if not str(name).startswith("sitetools")
+    ]
     config = {
         "site_name": "test",
         "site_url": "https://example.org/sub/",
+        "repo_url": "https://github.com/o/r",
+        "edit_uri": "edit/main/docs/",
         "strict": True,
         "validation": real["validation"],
         "exclude_docs": real["exclude_docs"],
@@ -284,9 +270,10 @@ def mkdocs_project(tmp_path: Path) -> Path:
             "name": "material",
             "font": False,
             "custom_dir": str(ROOT / real["theme"]["custom_dir"]),
+            "features": ["content.action.edit"],
         },
-        "nav": ["index.md", "notebooks/demo.ipynb"],
-        "plugins": [{"mkdocs-jupyter": options}],
+        "nav": ["index.md", "notebooks/index.md", "notebooks/demo.md"],
+        "markdown_extensions": extensions,
         "hooks": [str(ROOT / h) for h in real["hooks"]],
     }
     (project / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -312,31 +299,141 @@ def mkdocs_build(project: Path, **env: str) -> str:
     return output
 
 
+def local_references(site: Path, page_dir: Path, html: str) -> list[str]:
+    """Every script, stylesheet and image the page loads; asserts each is a file of the site."""
+    found = re.findall(r'<script[^>]* src="([^"]+)"', html)
+    # Links that load something (not rel="canonical", which only names the page's address).
+    found += re.findall(
+        r'<link\b(?=[^>]*\brel="(?:stylesheet|icon|preload|modulepreload)")[^>]*\bhref="([^"]+)"',
+        html,
+    )
+    found += re.findall(r'<img[^>]* src="([^"]+)"', html)
+    assert found, "nothing loaded: the test is looking at the wrong page"
+    for ref in found:
+        assert "//" not in ref, f"{ref}: loaded from another origin"
+        local = Path(os.path.normpath(page_dir / ref.split("?")[0].split("#")[0]))
+        assert local.is_file() or (local / "index.html").is_file(), f"{ref}: not in the site"
+    return found
+
+
 def test_mkdocs_renders_the_executed_notebook(tmp_path):
     project = mkdocs_project(tmp_path)
     site = project / "site"
     cold = mkdocs_build(project)
     assert "sitetools.pipeline: built notebook-demo" in cold
 
-    page = (site / "notebooks" / "demo" / "index.html").read_text(encoding="utf-8")
+    page_dir = site / "notebooks" / "demo"
+    page = (page_dir / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<div class="nb-cell nb-output"[^>]*>\s*<div class="highlight">', page)
     assert "MARKER 42" in page  # the output, only present in the executed copy
     assert re.search(r'<a href="demo\.ipynb" download="demo\.ipynb"', page)
-    assert (site / "notebooks" / "demo" / "demo.ipynb").is_file()
-    sources = re.findall(r'<script[^>]* src="([^"]+)"', page)
-    assert sources, "no scripts found: the test is looking at the wrong page"
-    for src in sources:  # MathJax from a CDN would be one of these
-        assert "//" not in src, f"{src}: a script from another origin"
-        local = Path(os.path.normpath(site / "notebooks" / "demo" / src.split("?")[0]))
-        assert local.is_file(), f"{src}: no such file in the site"
-    assert "$x^2$" in page  # left for KaTeX (katex-init.js) to render
+    assert outputs_of(nbformat.read(page_dir / "demo.ipynb", as_version=4)) == "MARKER 42\n"
+    local_references(site, page_dir, page)
+    assert '<span class="arithmatex">\\(x^2\\)</span>' in page  # for katex-init.js
+    assert 'href="https://github.com/o/r/edit/main/notebooks/demo.ipynb"' in page
     assert not (site / "generated" / "notebooks").exists()
 
     warm = mkdocs_build(project)
     assert "sitetools.pipeline: 1 artifact up to date, nothing to execute" in warm
 
-    write_notebook(project / "docs" / "notebooks" / "demo.ipynb", "# Demo", "print('NEW', 1)")
+    write_notebook(project / "notebooks" / "demo.ipynb", "# Demo", "print('NEW', 1)")
     off = mkdocs_build(project, SNIPPETS_EXECUTE="0")
     assert "sitetools.pipeline" not in off
-    assert "its executed copy is out of date; rendering it without outputs" in off
-    page = (site / "notebooks" / "demo" / "index.html").read_text(encoding="utf-8")
+    assert "its executed copy is out of date; showing it without outputs" in off
+    page = (page_dir / "index.html").read_text(encoding="utf-8")
     assert "MARKER 42" not in page and "NEW" in page and "NEW 1" not in page
+
+
+# A 1x1 PNG: the smallest image output a notebook can hold.
+PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5"
+    "ErkJggg=="
+)
+
+
+def test_each_kind_of_output_is_shown(tmp_path):
+    """Math, stdout, stderr, an image, an error and HTML, from a notebook built in the test."""
+    project = mkdocs_project(tmp_path)
+    nb = nbformat.v4.new_notebook()
+    stream = nbformat.v4.new_output
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Kinds\n\nThe loss is $\\frac{1}{2}x^2$."),
+        nbformat.v4.new_code_cell(
+            "print('OUT')", execution_count=1, outputs=[stream("stream", text="OUT 7\n")]
+        ),
+        nbformat.v4.new_code_cell(
+            "import warnings",
+            execution_count=2,
+            outputs=[stream("stream", name="stderr", text="careful\n")],
+        ),
+        nbformat.v4.new_code_cell(
+            "plot()",
+            execution_count=3,
+            outputs=[stream("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})],
+        ),
+        nbformat.v4.new_code_cell(
+            "1 / 0",
+            execution_count=4,
+            outputs=[
+                stream(
+                    "error",
+                    ename="ZeroDivisionError",
+                    evalue="division by zero",
+                    traceback=["\x1b[0;31mZeroDivisionError\x1b[0m: division by zero"],
+                )
+            ],
+        ),
+        nbformat.v4.new_code_cell(
+            "table",
+            execution_count=5,
+            outputs=[
+                stream("execute_result", data={"text/html": "<table><tr><td>T9</td></tr></table>"})
+            ],
+        ),
+    ]
+    nbformat.write(nb, project / "notebooks" / "demo.ipynb")
+    # Not executed: the page shows the stored outputs as they are.
+    mkdocs_build(project, SNIPPETS_EXECUTE="0")
+    page_dir = project / "site" / "notebooks" / "demo"
+    page = (page_dir / "index.html").read_text(encoding="utf-8")
+
+    assert '<span class="arithmatex">\\(\\frac{1}{2}x^2\\)</span>' in page
+    inputs = re.findall(r'<div class="nb-cell nb-input" data-prompt="In \[(\d)\]:">', page)
+    assert inputs == ["1", "2", "3", "4", "5"]
+    assert re.search(
+        r'class="nb-cell nb-output"[^>]*>\s*<div class="highlight">.*OUT 7', page, re.S
+    )
+    assert re.search(r'class="nb-cell nb-output nb-stderr".*careful', page, re.S)
+    image = re.search(r'<img alt="([^"]+)" src="([^"]+)"', page)
+    assert image and "code cell 3" in image[1]
+    assert (page_dir / image[2]).resolve().read_bytes()[:4] == b"\x89PNG"
+    error = re.search(r'class="nb-cell nb-output nb-error".*?</div>\s*</div>', page, re.S)[0]
+    assert "ZeroDivisionError" in error and "division by zero" in error
+    assert "\x1b" not in page and "[0;31m" not in page
+    assert "<td>T9</td>" in page
+    assert re.search(r'<a href="demo\.ipynb" download="demo\.ipynb"', page)
+    assert (page_dir / "demo.ipynb").read_bytes() == (
+        project / "notebooks" / "demo.ipynb"
+    ).read_bytes()
+    assert image[2] in local_references(project / "site", page_dir, page)
+
+
+def test_prebuild_writes_only_what_changed_and_removes_what_it_no_longer_writes(tmp_path):
+    from sitetools.prebuild import prebuild
+
+    project = mkdocs_project(tmp_path)
+    config = project / "mkdocs.yml"
+    first = prebuild(config)
+    assert {p.relative_to(project / "docs").as_posix() for p in first.changed} == {
+        "notebooks/demo.md",
+        "notebooks/demo/demo.ipynb",
+        "notebooks/index.md",
+    }
+    assert first.notes == ["demo.ipynb: it has not been executed yet; showing it without outputs"]
+    page = project / "docs" / "notebooks" / "demo.md"
+    stamp = page.stat().st_mtime_ns
+    assert prebuild(config).changed == []  # mkdocs serve would otherwise rebuild in a loop
+    assert page.stat().st_mtime_ns == stamp
+    (project / "notebooks" / "demo.ipynb").unlink()
+    prebuild(config)
+    assert not page.exists() and not (project / "docs" / "notebooks" / "demo").exists()

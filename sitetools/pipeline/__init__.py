@@ -3,7 +3,7 @@
 Every number, figure and executed notebook on the site is an *artifact*: the output folder of
 a producer (a function in the ``artifacts`` package registered with
 [`producer`][sitetools.pipeline.registry.producer]) or the executed copy of a notebook in
-``docs/notebooks/``. ``python -m sitetools.pipeline`` runs the stale ones; ``mkdocs build`` runs
+``notebooks/``. ``python -m sitetools.pipeline`` runs the stale ones; ``mkdocs build`` runs
 it from ``sitetools/mkdocs_hooks.py`` unless ``SNIPPETS_EXECUTE=0``.
 
 One module per job: [`registry`][sitetools.pipeline.registry] (what exists),

@@ -2,7 +2,7 @@
 
 A *producer* is a plain function in a module under the ``artifacts`` package, registered with
 [`producer`][sitetools.pipeline.registry.producer]; a *notebook* is a ``.ipynb`` in
-``docs/notebooks/``. [`discover`][sitetools.pipeline.registry.discover] imports the producer
+``notebooks/``. [`discover`][sitetools.pipeline.registry.discover] imports the producer
 modules and returns every artifact, each after the ones it ``needs``.
 
 Examples:

@@ -42,7 +42,7 @@ DEVICE_ENV = "SNIPPETS_DEVICE"  # "cpu", "cuda", "cuda:1": overrides the automat
 LIBRARIES = ("torch", "diffusers", "transformers", "numpy", "matplotlib", "scikit-learn")
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO / "docs" / "generated"
-DEFAULT_NOTEBOOKS = REPO / "docs" / "notebooks"
+DEFAULT_NOTEBOOKS = REPO / "notebooks"
 
 
 def select_device(requested: str | None = None):

@@ -20,12 +20,6 @@
     { left: "\\[", right: "\\]", display: true },
   ];
 
-  // Notebook pages (mkdocs-jupyter) keep Jupyter's $...$ / $$...$$ in Markdown cells.
-  var NOTEBOOK_DELIMITERS = [
-    { left: "$$", right: "$$", display: true },
-    { left: "$", right: "$", display: false },
-  ].concat(ARITHMATEX_DELIMITERS);
-
   // This file is assets/javascripts/katex-init.js; KaTeX is vendored in assets/katex/.
   var KATEX = new URL("../katex/", document.currentScript.src);
   var loading = null;
@@ -51,7 +45,8 @@
     return loading;
   }
 
-  var MATH = ".arithmatex, .jupyter-wrapper .jp-RenderedMarkdown";
+  // Notebook pages are Markdown too (sitetools/prebuild.py): arithmatex marks their math.
+  var MATH = ".arithmatex";
 
   // One line that names the page and the formula; the browser tests fail on it.
   function reportError(message, error) {
@@ -69,14 +64,6 @@
         errorCallback: reportError,
       });
     });
-    root
-      .querySelectorAll(".jupyter-wrapper .jp-RenderedMarkdown")
-      .forEach(function (element) {
-        renderMathInElement(element, {
-          delimiters: NOTEBOOK_DELIMITERS,
-          errorCallback: reportError,
-        });
-      });
   }
 
   document$.subscribe(function () {
