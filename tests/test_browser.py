@@ -772,3 +772,58 @@ def test_attention_explorer_rings_the_patch_the_trained_model_attends_to(visit, 
     assert f'the most to "{data["words"][patch[1]]}"' in shown["readout"]
     assert page.locator(f"{selector} .attention__readout").get_attribute("aria-live") == "polite"
     assert not page_visit.problems, report(path, page_visit.problems)
+
+
+ROPE = "[data-explorable='rope-ids']"
+
+
+def test_rope_explorer_marks_the_tokens_the_python_says_share_an_axis(visit):
+    """Every caption length and image size: the ids on the page are snippets.rope's, and for a
+    caption token, a patch and a padding patch the tokens marked as sharing each axis are as
+    many as the Python counts; the controls and tokens work from the keyboard."""
+    from artifacts.z_image.rope_explorer import sharing_counts
+
+    data = json.loads(
+        (ROOT / "docs" / "generated" / "zimage-rope-explorer" / "states.json").read_text()
+    )
+    page_visit = visit("z-image/")
+    page = page_visit.page
+    page.locator(ROPE).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{ROPE}[data-ready]")
+    captions = sorted({s["caption_tokens"] for s in data["states"]})
+    grids = list(dict.fromkeys((s["rows"], s["columns"]) for s in data["states"]))
+    for state in data["states"]:
+        page.locator(
+            f"{ROPE} input[name^='rope-caption'][value='{captions.index(state['caption_tokens'])}']"
+        ).check()
+        grid = grids.index((state["rows"], state["columns"]))
+        page.locator(f"{ROPE} input[name^='rope-image'][value='{grid}']").check()
+        shown_ids = page.eval_on_selector_all(
+            f"{ROPE} .rope-ids__token", "tokens => tokens.map((t) => t.textContent)"
+        )
+        expected = [",".join(map(str, ids)) for ids in state["caption"] + state["image"]]
+        assert shown_ids == expected
+        real = state["rows"] * state["columns"]
+        picks = [("caption", 0), ("image", real - 1), ("image", len(state["image"]) - 1)]
+        for group, index in picks:
+            page.locator(
+                f"{ROPE} .rope-ids__token[data-group='{group}'][data-index='{index}']"
+            ).click()
+            for axis in range(3):
+                page.locator(f"{ROPE} input[name^='rope-axis'][value='{axis}']").check()
+                shared = page.get_attribute(ROPE, "data-shared")
+                marked = int(page.get_attribute(ROPE, "data-marked"))
+                counts = sharing_counts(state, group, index)
+                assert shared == ",".join(map(str, counts)), (state["caption_tokens"], group)
+                assert marked == counts[axis]
+    # Keyboard: a token group is one tab stop, arrows move the pointing.
+    first = page.locator(f"{ROPE} .rope-ids__token[data-group='caption'][data-index='0']")
+    first.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute(ROPE, "data-chosen") == "caption:1"
+    page.keyboard.press("ArrowDown")
+    assert page.get_attribute(ROPE, "data-chosen") == "caption:9"
+    readout = page.locator(f"{ROPE} .rope-ids__readout")
+    assert readout.get_attribute("aria-live") == "polite"
+    assert readout.text_content().startswith("Caption token 10 at (10, 0, 0)")
+    assert not page_visit.problems, report("z-image/", page_visit.problems)

@@ -72,6 +72,33 @@
     return fieldset;
   };
 
+  // The other shared control: a grid of buttons that is one tab stop, the arrow keys (and Home,
+  // End) moving the focus between its cells, as in a grid widget. Focus is the reader pointing.
+  window.explorableGridKeys = function (container, cells, columns) {
+    cells.forEach(function (cell, i) {
+      cell.tabIndex = i === 0 ? 0 : -1;
+      cell.addEventListener("focus", function () {
+        cells.forEach(function (other) {
+          other.tabIndex = -1;
+        });
+        cell.tabIndex = 0;
+      });
+    });
+    container.addEventListener("keydown", function (event) {
+      var index = cells.indexOf(document.activeElement);
+      if (index < 0) return;
+      var moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns, ArrowDown: columns };
+      var next = index + (moves[event.key] || 0);
+      if (event.key === "Home") next = 0;
+      if (event.key === "End") next = cells.length - 1;
+      if (next === index || next < 0 || next >= cells.length) return;
+      var sideways = event.key === "ArrowLeft" || event.key === "ArrowRight";
+      if (sideways && Math.floor(next / columns) !== Math.floor(index / columns)) return;
+      event.preventDefault();
+      cells[next].focus();
+    });
+  };
+
   var observer = new IntersectionObserver(
     function (entries) {
       entries.forEach(function (entry) {

@@ -8,7 +8,7 @@
 //
 // Point at a word (hover, focus or tap) to see where it looks on the canvas; point at a patch
 // to see which words and which patches it reads. Patches are one tab stop: the arrow keys move
-// between them.
+// between them (explorableGridKeys in explorables.js).
 (function () {
   "use strict";
 
@@ -138,13 +138,11 @@
     for (var i = 0; i < rows * cols; i++) {
       var cell = make("button", "attention__cell");
       cell.type = "button";
-      cell.tabIndex = -1;
       cell.setAttribute("data-index", String(i));
       cell.setAttribute("aria-label", "Patch " + place(i).text + ", " + place(i).half + " half");
       grid.appendChild(cell);
       cells.push(cell);
     }
-    cells[0].tabIndex = 0;
     heatFigure.appendChild(grid);
     var heatCaption = make("figcaption");
     heatFigure.appendChild(heatCaption);
@@ -318,27 +316,11 @@
     cells.forEach(function (cell, index) {
       ["mouseenter", "focus", "click"].forEach(function (type) {
         cell.addEventListener(type, function () {
-          cells.forEach(function (other) {
-            other.tabIndex = -1;
-          });
-          cell.tabIndex = 0;
           point(nText + index);
         });
       });
     });
-    grid.addEventListener("keydown", function (event) {
-      var index = cells.indexOf(document.activeElement);
-      if (index < 0) return;
-      var moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -cols, ArrowDown: cols };
-      var next = index + (moves[event.key] || 0);
-      if (event.key === "Home") next = 0;
-      if (event.key === "End") next = cells.length - 1;
-      if (next === index || next < 0 || next >= cells.length) return;
-      if ((event.key === "ArrowLeft" || event.key === "ArrowRight") &&
-          Math.floor(next / cols) !== Math.floor(index / cols)) return;
-      event.preventDefault();
-      cells[next].focus();
-    });
+    window.explorableGridKeys(grid, cells, cols);
     controls.addEventListener("change", function (event) {
       var input = event.target;
       var value = Number(input.value);
