@@ -59,7 +59,7 @@ def test_a_docstring_edit_of_dit_py_leaves_every_artifact_fresh(
     assert "digits-dit" in changed and "digits-sweep-dit" in changed
 
 
-def test_editing_one_studys_caption_reruns_only_that_study(monkeypatch, tmp_path):
+def test_editing_one_studys_caption_reruns_only_that_study_and_its_readers(monkeypatch, tmp_path):
     path = ROOT / "artifacts" / "digits" / "attention.py"
     source = path.read_text()
     edited = tmp_path / "attention.py"
@@ -71,4 +71,8 @@ def test_editing_one_studys_caption_reruns_only_that_study(monkeypatch, tmp_path
     before = all_keys(monkeypatch)
     after = all_keys(monkeypatch, {"artifacts.digits.attention": edited})
     changed = sorted(name for name in before if after[name] != before[name])
-    assert changed == ["digits-attention"]
+    # the explorer reads the study's chosen seed, so it reruns too; no training, no other study
+    artifacts = pipeline.discover(notebooks=None)
+    readers = sorted(name for name, a in artifacts.items() if "digits-attention" in a.needs)
+    assert readers == ["digits-attention-explorer"]
+    assert changed == ["digits-attention", *readers]
