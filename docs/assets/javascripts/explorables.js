@@ -72,6 +72,21 @@
     return fieldset;
   };
 
+  // A new element with a class and, if given, its text.
+  window.explorableElement = function (tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+
+  // Pointing at a token: hover, keyboard focus or a tap all choose it.
+  window.explorablePoint = function (node, choose) {
+    ["mouseenter", "focus", "click"].forEach(function (type) {
+      node.addEventListener(type, choose);
+    });
+  };
+
   // The other shared control: a grid of buttons that is one tab stop, the arrow keys (and Home,
   // End) moving the focus between its cells, as in a grid widget. Focus is the reader pointing.
   window.explorableGridKeys = function (container, cells, columns) {

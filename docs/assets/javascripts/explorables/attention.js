@@ -18,12 +18,7 @@
     return Math.round(value * 100) + "%";
   }
 
-  function make(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var make = window.explorableElement;
 
   function decode(base64) {
     var raw = atob(base64);
@@ -120,16 +115,24 @@
     live.appendChild(wordsRow);
 
     var panels = make("div", "attention__panels");
-    var canvasFigure = make("figure", "attention__panel");
-    var canvasImage = make("img", "attention__picture");
-    canvasImage.width = cols * 16;
-    canvasImage.height = rows * 16;
-    canvasFigure.appendChild(canvasImage);
-    var canvasCaption = make("figcaption");
-    canvasFigure.appendChild(canvasCaption);
-    panels.appendChild(canvasFigure);
+    // A panel: a figure holding a picture of the canvas (or, for the patches, the grid).
+    function panel(content) {
+      var figure = make("figure", "attention__panel");
+      var caption = make("figcaption");
+      figure.appendChild(content);
+      figure.appendChild(caption);
+      panels.appendChild(figure);
+      return caption;
+    }
+    function picture() {
+      var image = make("img", "attention__picture");
+      image.width = cols * 16;
+      image.height = rows * 16;
+      return image;
+    }
+    var canvasImage = picture();
+    var canvasCaption = panel(canvasImage);
 
-    var heatFigure = make("figure", "attention__panel");
     var grid = make("div", "attention__grid");
     grid.style.gridTemplateColumns = "repeat(" + cols + ", 1fr)";
     grid.setAttribute("role", "group");
@@ -143,20 +146,12 @@
       grid.appendChild(cell);
       cells.push(cell);
     }
-    heatFigure.appendChild(grid);
-    var heatCaption = make("figcaption");
-    heatFigure.appendChild(heatCaption);
-    panels.appendChild(heatFigure);
+    var heatCaption = panel(grid);
 
-    var sceneFigure = make("figure", "attention__panel");
-    var sceneImage = make("img", "attention__picture");
-    sceneImage.width = cols * 16;
-    sceneImage.height = rows * 16;
+    var sceneImage = picture();
     sceneImage.src = data.scene;
     sceneImage.alt = 'The finished scene the model drew for "' + data.caption + '"';
-    sceneFigure.appendChild(sceneImage);
-    sceneFigure.appendChild(make("figcaption", "", "The finished scene (t = 0)"));
-    panels.appendChild(sceneFigure);
+    panel(sceneImage).textContent = "The finished scene (t = 0)";
     live.appendChild(panels);
 
     var matrixFigure = make("figure", "attention__matrix");
@@ -307,17 +302,13 @@
     }
 
     wordButtons.forEach(function (button, index) {
-      ["mouseenter", "focus", "click"].forEach(function (type) {
-        button.addEventListener(type, function () {
-          point(index);
-        });
+      window.explorablePoint(button, function () {
+        point(index);
       });
     });
     cells.forEach(function (cell, index) {
-      ["mouseenter", "focus", "click"].forEach(function (type) {
-        cell.addEventListener(type, function () {
-          point(nText + index);
-        });
+      window.explorablePoint(cell, function () {
+        point(nText + index);
       });
     });
     window.explorableGridKeys(grid, cells, cols);

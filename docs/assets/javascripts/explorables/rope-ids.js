@@ -10,12 +10,7 @@
   var instances = 0;
   var CAPTION_COLUMNS = 8;
 
-  function make(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var make = window.explorableElement;
 
   window.explorables["rope-ids"] = function (element, data) {
     instances += 1;
@@ -93,13 +88,11 @@
         button.setAttribute("aria-label", label(s, name, index));
         button.setAttribute("data-group", name);
         button.setAttribute("data-index", String(index));
-        ["mouseenter", "focus", "click"].forEach(function (type) {
-          button.addEventListener(type, function () {
-            if (choice.group === name && choice.index === index) return;
-            choice.group = name;
-            choice.index = index;
-            mark();
-          });
+        window.explorablePoint(button, function () {
+          if (choice.group === name && choice.index === index) return;
+          choice.group = name;
+          choice.index = index;
+          mark();
         });
         cells.appendChild(button);
         buttons.push(button);
