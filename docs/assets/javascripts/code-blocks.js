@@ -18,10 +18,9 @@
   "use strict";
 
   var INPUT = /^(>>>|\.\.\.)( |$)/;
-  var LINE_ANCHOR = /^__codelineno-/;
 
   // The block's top-level nodes, line by line. Each newline among them is made a text node of
-  // its own, which separates the lines; pymdownx.highlight's empty line anchors are left out.
+  // its own, which separates the lines.
   // A newline inside an element (a multi-line string) stays in that line's nodes.
   function linesOf(code) {
     Array.prototype.slice.call(code.childNodes).forEach(function (node) {
@@ -35,9 +34,7 @@
     var lines = [[]];
     Array.prototype.slice.call(code.childNodes).forEach(function (node) {
       if (node.nodeType === Node.TEXT_NODE && node.nodeValue === "\n") lines.push([]);
-      else if (!(node.nodeName === "A" && LINE_ANCHOR.test(node.id || ""))) {
-        lines[lines.length - 1].push(node);
-      }
+      else lines[lines.length - 1].push(node);
     });
     return lines;
   }
