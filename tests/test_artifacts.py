@@ -50,3 +50,46 @@ def test_figure_producers_write_their_files(tmp_path):
     # the table reports the parameters the model really has (meta device: no memory)
     xl = f"{count_parameters(build_dit('DiT-XL/2')):,}"
     assert xl in family
+
+
+def _run_flow_path(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from artifacts.sd3_and_flux import flow_path
+    from sitetools.pipeline import Context
+
+    ctx = Context("sd3-flow-path", tmp_path, torch.device("cpu"), "cpu", 3, root=tmp_path)
+    flow_path.sd3_flow_path(ctx, times=[0.0, 0.5, 1.0], pixels=3)
+    return ctx
+
+
+def test_flow_path_figure_follows_one_scene_on_a_straight_line(tmp_path):
+    import json
+
+    from snippets.digits.scenes import SCENE_TEMPLATES
+
+    ctx = _run_flow_path(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "path.png",
+        "path.json",
+    }  # the runner writes path.md
+    record = json.loads((tmp_path / "path.json").read_text())
+    assert record["largest_gap"] < 1e-9
+    assert len(record["caption"].split()) == len(SCENE_TEMPLATES[0].split())
+    (figure,) = ctx.figures
+    assert record["caption"] in figure.alt and "t = 0, 0.5, 1" in figure.alt
+
+
+def test_flow_path_figure_refuses_a_path_that_is_not_straight(tmp_path, monkeypatch):
+    import pytest
+
+    from artifacts.sd3_and_flux import flow_path
+
+    def curved(x0, noise, t):
+        t = t.view(-1, *[1] * (x0.dim() - 1))
+        return (1 - t) ** 2 * x0 + t * noise
+
+    monkeypatch.setattr(flow_path, "interpolate", curved)
+    with pytest.raises(AssertionError, match="not a straight line"):
+        _run_flow_path(tmp_path)
