@@ -2,7 +2,8 @@
 section's first picture or analogy.
 
 A picture is a generated figure or diagram (an included fragment whose artifact folder holds a
-``.png`` or ``.svg`` of the same stem) or a Markdown image; an analogy is a ``comparison`` block.
+``.png`` or ``.svg`` of the same stem, or an explorable whose fragment includes one) or a Markdown
+image; an analogy is a ``comparison`` block.
 Words count prose and code alike: code that stands before the idea is what this measures.
 
     python benchmarks/teach_first.py                 # the working tree
@@ -32,7 +33,13 @@ def _is_picture(line: str, generated: Path) -> bool:
     if not match:
         return False
     folder = generated / match.group(1)
-    return any((folder / f"{match.group(2)}{suffix}").exists() for suffix in (".png", ".svg"))
+    if any((folder / f"{match.group(2)}{suffix}").exists() for suffix in (".png", ".svg")):
+        return True
+    # An explorable's fragment wraps its static figure in an include of its own.
+    fragment = folder / f"{match.group(2)}.md"
+    return fragment.exists() and any(
+        _is_picture(inner, generated) for inner in fragment.read_text().splitlines()
+    )
 
 
 def sections(text: str, generated: Path) -> list[tuple[str, int | None, int]]:
