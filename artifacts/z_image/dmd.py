@@ -437,7 +437,13 @@ def zimage_dmd(
 
     fig, axes = new_figure(1, 3, figsize=(10.5, 3.8))
     for ax, (key, x) in zip(axes.flat, rewarded.items()):
-        _scatter(ax, x, y, f"{names[key]}\nmean reward {reward_metrics[key]['reward']:.3g}")
+        m = reward_metrics[key]
+        _scatter(
+            ax,
+            x,
+            y,
+            f"{names[key]}\nmean reward {m['reward']:.3g}\noff data {percent(m['off_data'])}",
+        )
     fig.tight_layout()
     alt = (
         "Three scatter plots of one-step students. "
