@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from artifacts.plotting import PALETTE, show_digits
+from artifacts.plotting import PALETTE, new_figure, show_digits
 from sitetools.pipeline import producer
 from snippets.digits.data import load_digit_split
 from snippets.digits.scenes import SceneSampler, scene_tokenizer
@@ -67,14 +67,21 @@ def sd3_flow_path(ctx, times, pixels):
                 plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=colour, lw=1.6)
             )
 
-    fig = plt.figure(figsize=FIGSIZE, facecolor="white")
-    grid = fig.add_gridspec(2, len(times) + 1, height_ratios=[1, 2.6], hspace=0.25, wspace=0.12)
+    fig, axes = new_figure(
+        2,
+        len(times) + 1,
+        figsize=FIGSIZE,
+        gridspec_kw={"height_ratios": [1, 2.6], "hspace": 0.25, "wspace": 0.12},
+    )
+    grid = axes[0, 0].get_gridspec()
+    for ax in axes[1]:  # the bottom row becomes one plot across the figure
+        ax.remove()
     for column, t in enumerate(times):
-        ax = fig.add_subplot(grid[0, column])
+        ax = axes[0, column]
         x_t = interpolate(x0, noise, torch.tensor([t]))
         show_digits(ax, x_t[None], f"t = {t:g}")
         mark(ax)
-    ax = fig.add_subplot(grid[0, len(times)])
+    ax = axes[0, len(times)]
     limit = float(velocity.abs().max())
     ax.imshow(velocity.numpy(), cmap="PuOr_r", vmin=-limit, vmax=limit, interpolation="nearest")
     ax.set_xticks([])
@@ -83,9 +90,6 @@ def sd3_flow_path(ctx, times, pixels):
     mark(ax)
 
     ax = fig.add_subplot(grid[1, :])
-    ax.grid(True, color="#e0e0e0", lw=0.6)
-    for spine in ("top", "right"):
-        ax.spines[spine].set_visible(False)
     path = torch.stack([interpolate(x0, noise, t.expand(1)) for t in fine])[:, 0, 0]  # [T, H, W]
     for (row, col), colour in zip(places, colours):
         values = path[:, row, col].numpy()
